@@ -1,0 +1,1 @@
+"""Activities (tiltak): what each side does, optionally towards a goal."""

@@ -1,0 +1,1 @@
+"""Database plumbing: declarative base, engine and unit of work, embedded server, migrations."""

@@ -1,0 +1,61 @@
+"""The errors carework raises on purpose; each maps to one RFC 9457 problem.
+
+CareworkError
+├── Unauthorized          401  no valid bearer token
+├── Forbidden             403  right plan, wrong role or side (e.g. editing the other side's goal)
+├── NotFound              404  missing *or out of scope*: no one learns that a plan exists
+├── Conflict              409  the state forbids it (status machine, a second open plan)
+├── PreconditionFailed    412  If-Match names a version that is no longer current
+├── PayloadTooLarge       413  request body over the limit
+├── RuleViolation         422  well-formed but breaks a domain rule
+└── PreconditionRequired  428  a PATCH without If-Match
+
+Anything else that escapes a request is a bug and becomes a 500 problem with a correlation id.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CareworkError(Exception):
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal Server Error"
+    slug: ClassVar[str] = "internal"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class Unauthorized(CareworkError):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+
+class Forbidden(CareworkError):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(CareworkError):
+    status, title, slug = 404, "Not Found", "not-found"
+
+
+class Conflict(CareworkError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class PreconditionFailed(CareworkError):
+    status, title, slug = 412, "Precondition Failed", "precondition-failed"
+
+
+class PayloadTooLarge(CareworkError):
+    status, title, slug = 413, "Content Too Large", "payload-too-large"
+
+
+class RuleViolation(CareworkError):
+    status, title, slug = 422, "Unprocessable Content", "rule-violation"
+
+
+class PreconditionRequired(CareworkError):
+    status, title, slug = 428, "Precondition Required", "precondition-required"

@@ -1,0 +1,11 @@
+"""Every ORM model, imported in one place so Alembic's metadata is complete."""
+
+from carework.activities.models import Activity
+from carework.db.base import Base
+from carework.goals.models import Goal
+from carework.notes.models import Note
+from carework.patients.models import Patient
+from carework.plans.models import Plan
+from carework.team.models import CareTeamMember
+
+__all__ = ["Activity", "Base", "CareTeamMember", "Goal", "Note", "Patient", "Plan"]

@@ -1,0 +1,1 @@
+"""Patients, identified by a Norwegian national id number that never leaves the body of a request."""

@@ -1,0 +1,1 @@
+"""The care team: named people who are in a plan's scope even outside its unit or office."""

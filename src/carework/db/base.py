@@ -19,6 +19,9 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Fetch server-set columns (version, timestamps) with RETURNING instead of a lazy load,
+    # which async sessions cannot do.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
 
 
 def uuid_pk() -> Mapped[uuid.UUID]:

@@ -1,0 +1,184 @@
+"""Who may see and change what: object scope, ownership, consent and note visibility.
+
+Every rule of the access model lives here so that it can be read, reviewed and tested in one
+place. Repositories ask ``plan_scope`` for a SQL predicate (out of scope reads as not found);
+services ask the ``ensure_*`` functions before they write, and filter what they read through a
+``View``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, exists, false, or_, select
+
+from carework.auth.principal import Principal
+from carework.errors import Forbidden
+from carework.patients.models import Patient
+from carework.plans.models import Plan
+from carework.team.models import CareTeamMember
+from carework.vocab import (
+    ActivityKind,
+    ConsentScope,
+    GoalDomain,
+    Role,
+    Side,
+    Visibility,
+)
+
+SIDE_OF_ROLE: dict[Role, Side] = {
+    Role.clinician: Side.dps,
+    Role.nav_advisor: Side.nav,
+    Role.patient: Side.patient,
+}
+
+#: Clinicians own treatment; NAV owns work and education.
+OWNER_OF_DOMAIN: dict[GoalDomain, Side] = {
+    GoalDomain.treatment: Side.dps,
+    GoalDomain.work: Side.nav,
+    GoalDomain.education: Side.nav,
+}
+
+#: Which side may run which kind of activity. ``other`` belongs to both.
+ACTIVITY_KINDS: dict[Side, frozenset[ActivityKind]] = {
+    Side.dps: frozenset({ActivityKind.therapy, ActivityKind.medication_review, ActivityKind.other}),
+    Side.nav: frozenset(
+        {
+            ActivityKind.work_training,
+            ActivityKind.ips_job_search,
+            ActivityKind.course,
+            ActivityKind.benefit_follow_up,
+            ActivityKind.other,
+        }
+    ),
+}
+
+#: The role a care-team member has decides which side they are on.
+TEAM_ROLES: dict[Role, Side] = {Role.clinician: Side.dps, Role.nav_advisor: Side.nav}
+
+
+def ensure_role(principal: Principal, role: Role) -> Principal:
+    """Each audience router serves exactly one role; any other gets 403."""
+    if principal.role is not role:
+        raise Forbidden(f"This endpoint is for the {role.value} role.")
+    return principal
+
+
+def side_of(principal: Principal) -> Side:
+    side = SIDE_OF_ROLE.get(principal.role)
+    if side is None:
+        raise Forbidden("This role takes no part in plans.")
+    return side
+
+
+def owner_of(domain: GoalDomain | str) -> Side:
+    return OWNER_OF_DOMAIN[GoalDomain(domain)]
+
+
+def own_unit_column(principal: Principal) -> str:
+    """The plan column that names the caller's organisation: ``dps_unit`` or ``nav_office``."""
+    side = side_of(principal)
+    if side is Side.dps:
+        return "dps_unit"
+    if side is Side.nav:
+        return "nav_office"
+    raise Forbidden("Only DPS and NAV belong to a unit or office.")
+
+
+# --- object scope -------------------------------------------------------------------------
+
+
+def plan_scope(principal: Principal) -> ColumnElement[bool]:
+    """SQL predicate on ``Plan``: the plans this caller may know exist."""
+    side = SIDE_OF_ROLE.get(principal.role)
+    if side is Side.patient:
+        if principal.pid is None:
+            return false()
+        own_patient = select(Patient.id).where(Patient.nid == principal.pid).scalar_subquery()
+        return Plan.patient_id == own_patient
+    if side is None:
+        return false()
+    unit = Plan.dps_unit if side is Side.dps else Plan.nav_office
+    named_on_team = exists().where(
+        CareTeamMember.plan_id == Plan.id,
+        CareTeamMember.side == side.value,
+        CareTeamMember.sub == principal.sub,
+    )
+    return or_(unit == principal.org, named_on_team)
+
+
+# --- ownership ----------------------------------------------------------------------------
+
+
+def ensure_owns(principal: Principal, owner_side: Side | str, what: str) -> None:
+    """No side edits the other side's items."""
+    if side_of(principal) is not Side(owner_side):
+        raise Forbidden(f"This {what} belongs to {Side(owner_side).value.upper()}.")
+
+
+def ensure_may_create_goal(principal: Principal, domain: GoalDomain) -> None:
+    """The owning side creates goals; the patient only proposes them (see ``goal_starts_as``)."""
+    side = side_of(principal)
+    if side is not Side.patient and owner_of(domain) is not side:
+        raise Forbidden(f"{domain.value.capitalize()} goals belong to {owner_of(domain).upper()}.")
+
+
+def ensure_may_run_activity(principal: Principal, kind: ActivityKind) -> Side:
+    side = side_of(principal)
+    if kind not in ACTIVITY_KINDS.get(side, frozenset()):
+        raise Forbidden(f"Activities of kind {kind.value} are not run by {side.value.upper()}.")
+    return side
+
+
+def ensure_may_add_member(principal: Principal, member_role: Role) -> Side:
+    """Each side names its own people on the team."""
+    member_side = TEAM_ROLES[member_role]
+    if side_of(principal) is not member_side:
+        raise Forbidden(f"Members on the {member_side.value.upper()} side are added by that side.")
+    return member_side
+
+
+def may_propose_only(principal: Principal) -> bool:
+    """A patient's goal waits as ``proposed`` until the owning side accepts it."""
+    return side_of(principal) is Side.patient
+
+
+# --- what a caller sees inside a plan in scope -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What one caller may see of one plan, given the consents active at this request."""
+
+    side: Side
+    consent: frozenset[ConsentScope]
+
+    def sees_goal(self, domain: GoalDomain | str) -> bool:
+        if GoalDomain(domain) is not GoalDomain.treatment or self.side is not Side.nav:
+            return True
+        return ConsentScope.treatment_goals in self.consent
+
+    def sees_activity(self, responsible_side: Side | str, goal_domain: str | None) -> bool:
+        """A DPS activity is treatment, and so is anything tied to a treatment goal."""
+        if goal_domain is not None and not self.sees_goal(goal_domain):
+            return False
+        if Side(responsible_side) is Side.dps:
+            return self.sees_goal(GoalDomain.treatment)
+        return True
+
+    def sees_note(
+        self, visibility: Visibility | str, author_side: Side | str, goal_domain: str
+    ) -> bool:
+        if not self.sees_goal(goal_domain):
+            return False
+        if Visibility(visibility) is Visibility.internal and Side(author_side) is not self.side:
+            return False
+        return not (
+            self.side is Side.nav
+            and GoalDomain(goal_domain) is GoalDomain.treatment
+            and ConsentScope.treatment_notes not in self.consent
+        )
+
+
+def view_for(principal: Principal, consent: frozenset[ConsentScope]) -> View:
+    return View(side=side_of(principal), consent=consent)

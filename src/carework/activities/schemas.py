@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import Field, model_validator
+
+from carework.schema import Input, Name, Output, Text, Title
+from carework.vocab import ActivityKind, ActivityStatus, Side
+
+
+class _Dates(Input):
+    start: date | None = None
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _in_order(self) -> _Dates:
+        if self.start and self.end and self.end < self.start:
+            raise ValueError("end must not be before start")
+        return self
+
+
+class ActivityCreate(_Dates):
+    goal_id: uuid.UUID | None = None
+    kind: ActivityKind
+    title: Title
+    description: Text | None = None
+    responsible_person: Name | None = None
+    status: ActivityStatus = ActivityStatus.planned
+
+
+class ActivityUpdate(_Dates):
+    status: ActivityStatus | None = None
+    title: Title | None = None
+    description: Text | None = None
+    responsible_person: Name | None = None
+
+
+class ActivityRead(Output):
+    id: uuid.UUID
+    plan_id: uuid.UUID
+    goal_id: uuid.UUID | None
+    kind: ActivityKind
+    title: str
+    description: str | None
+    responsible_side: Side
+    responsible_person: str | None
+    status: ActivityStatus
+    start: date | None = Field(validation_alias="start_date")
+    end: date | None = Field(validation_alias="end_date")
+    version: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,1 @@
+"""Thin audience routers: parse, call one service function, shape the answer."""

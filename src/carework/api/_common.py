@@ -1,0 +1,95 @@
+"""What every audience router shares: the session, declared error responses, shaping."""
+
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carework.activities.models import Activity
+from carework.activities.schemas import ActivityRead
+from carework.concurrency import etag
+from carework.db.session import request_session
+from carework.goals.schemas import GoalRead
+from carework.notes.schemas import NoteRead
+from carework.plans.models import Plan
+from carework.plans.schemas import PatientRef, PlanSummary
+from carework.plans.service import GoalView, PlanView
+from carework.problem import PROBLEM_MEDIA_TYPE, Problem
+
+# Commit before the response leaves, so a 2xx always means the change is stored.
+Session = Annotated[AsyncSession, Depends(request_session, scope="function")]
+
+_DESCRIPTIONS = {
+    400: "Bad request.",
+    401: "No valid bearer token.",
+    403: "Wrong role, or the item belongs to the other side.",
+    404: "No such item in the caller's scope.",
+    409: "The item's state does not allow this.",
+    412: "If-Match names a stale version.",
+    413: "The request body is too large.",
+    422: "The body or parameters are invalid.",
+    428: "If-Match is required.",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Declare error responses with the problem+json schema."""
+    return {
+        code: {
+            "model": Problem,
+            "description": _DESCRIPTIONS[code],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for code in codes
+    }
+
+
+READ_ERRORS = problems(401, 403, 404, 422)
+WRITE_ERRORS = problems(401, 403, 404, 409, 413, 422)
+PATCH_ERRORS = problems(401, 403, 404, 409, 412, 413, 422, 428)
+
+
+def with_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+def goal_read(view: GoalView) -> GoalRead:
+    return GoalRead.model_validate(view.goal).model_copy(
+        update={"notes": [NoteRead.model_validate(n) for n in view.notes]}
+    )
+
+
+def activity_read(activity: Activity) -> ActivityRead:
+    return ActivityRead.model_validate(activity)
+
+
+PlanReadT = TypeVar("PlanReadT")
+
+
+def plan_read(schema: type[PlanReadT], view: PlanView) -> PlanReadT:
+    coordinator = view.plan.coordinator_sub
+    data = {
+        column: getattr(view.plan, column)
+        for column in (
+            "id", "dps_unit", "nav_office", "title", "main_goal", "status", "coordinator_sub",
+            "next_review_date", "version", "created_at", "updated_at",
+        )
+    }
+    data["patient"] = PatientRef(nid=view.patient.nid, name=view.patient.name)
+    data["goals"] = [goal_read(g) for g in view.goals]
+    data["activities"] = [activity_read(a) for a in view.activities]
+    data["team"] = [
+        {
+            "id": m.id, "sub": m.sub, "name": m.name, "role": m.role, "org": m.org,
+            "side": m.side, "coordinator": m.sub == coordinator, "created_at": m.created_at,
+        }
+        for m in view.team
+    ]
+    data["consent"] = sorted(view.consent)
+    return schema.model_validate(data)  # type: ignore[attr-defined,no-any-return]
+
+
+def plan_summary(plan: Plan, patient_name: str) -> PlanSummary:
+    return PlanSummary.model_validate(
+        {**{c.key: getattr(plan, c.key) for c in Plan.__table__.columns}, "patient_name": patient_name}
+    )

@@ -1,0 +1,267 @@
+"""The plan routes DPS and NAV share. Each side mounts them with its own principal and views.
+
+No ``from __future__ import annotations`` here: FastAPI must see the closure's real types.
+"""
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from carework.activities import service as activities
+from carework.activities.schemas import ActivityCreate, ActivityRead, ActivityUpdate
+from carework.api._common import (
+    PATCH_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    Session,
+    activity_read,
+    goal_read,
+    plan_read,
+    plan_summary,
+    with_etag,
+)
+from carework.concurrency import ExpectedVersion
+from carework.goals import service as goals
+from carework.goals.schemas import GoalCreate, GoalRead, GoalUpdate
+from carework.notes import service as notes
+from carework.notes.schemas import NoteCreate, NoteRead
+from carework.pagination import Cursor, Limit
+from carework.plans import service as plans
+from carework.plans.schemas import (
+    PlanCreate,
+    PlanPage,
+    PlanSearch,
+    PlanSearchResult,
+    PlanUpdate,
+)
+from carework.team import service as team
+from carework.team.schemas import TeamMemberCreate, TeamMemberRead
+from carework.vocab import PlanStatus
+
+
+def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
+    """Build ``/plans/...`` for one side. ``caller`` is that side's principal dependency."""
+    router = APIRouter()
+    base = f"/api/v1/{side}/plans"
+
+    def op(name: str) -> str:
+        return f"{side}_{name}"
+
+    @router.post(
+        "/plans",
+        status_code=status.HTTP_201_CREATED,
+        response_model=plan_schema,
+        operation_id=op("create_plan"),
+        responses=WRITE_ERRORS,
+        summary="Create a plan for a patient",
+    )
+    async def create_plan(
+        body: PlanCreate, principal: caller, session: Session, response: Response
+    ) -> Any:
+        view = await plans.create_plan(session, principal, body)
+        response.headers["Location"] = f"{base}/{view.plan.id}"
+        with_etag(response, view.plan.version)
+        return plan_read(plan_schema, view)
+
+    @router.get(
+        "/plans",
+        response_model=PlanPage,
+        operation_id=op("list_plans"),
+        responses=READ_ERRORS,
+        summary="Plans in the caller's scope",
+    )
+    async def list_plans(
+        principal: caller,
+        session: Session,
+        plan_status: PlanStatus | None = Query(None, alias="status"),
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> PlanPage:
+        rows, next_cursor = await plans.list_plans(
+            session, principal, status=plan_status, limit=limit, cursor=cursor
+        )
+        return PlanPage(items=[plan_summary(p, n) for p, n in rows], next_cursor=next_cursor)
+
+    @router.post(
+        "/plans/search",
+        response_model=PlanSearchResult,
+        operation_id=op("search_plans"),
+        responses=READ_ERRORS,
+        summary="Find a patient's plans by national id (kept out of the URL)",
+    )
+    async def search_plans(
+        body: PlanSearch, principal: caller, session: Session
+    ) -> PlanSearchResult:
+        rows = await plans.search_plans(session, principal, body.nid)
+        return PlanSearchResult(items=[plan_summary(p, n) for p, n in rows])
+
+    @router.get(
+        "/plans/{plan_id}",
+        response_model=plan_schema,
+        operation_id=op("read_plan"),
+        responses=READ_ERRORS,
+        summary="The caller's view of a plan",
+    )
+    async def read_plan(
+        plan_id: uuid.UUID, principal: caller, session: Session, response: Response
+    ) -> Any:
+        view = await plans.read_plan(session, principal, plan_id)
+        with_etag(response, view.plan.version)
+        return plan_read(plan_schema, view)
+
+    @router.patch(
+        "/plans/{plan_id}",
+        response_model=plan_schema,
+        operation_id=op("update_plan"),
+        responses=PATCH_ERRORS,
+        summary="Change plan fields",
+    )
+    async def update_plan(
+        plan_id: uuid.UUID,
+        body: PlanUpdate,
+        expected: ExpectedVersion,
+        principal: caller,
+        session: Session,
+        response: Response,
+    ) -> Any:
+        view = await plans.update_plan(session, principal, plan_id, expected, body)
+        with_etag(response, view.plan.version)
+        return plan_read(plan_schema, view)
+
+    @router.post(
+        "/plans/{plan_id}/goals",
+        status_code=status.HTTP_201_CREATED,
+        response_model=GoalRead,
+        operation_id=op("create_goal"),
+        responses=WRITE_ERRORS,
+        summary="Add a goal the caller's side owns",
+    )
+    async def create_goal(
+        plan_id: uuid.UUID, body: GoalCreate, principal: caller, session: Session,
+        response: Response,
+    ) -> GoalRead:
+        view = await goals.create_goal(session, principal, plan_id, body)
+        response.headers["Location"] = f"{base}/{plan_id}/goals/{view.goal.id}"
+        with_etag(response, view.goal.version)
+        return goal_read(view)
+
+    @router.get(
+        "/plans/{plan_id}/goals/{goal_id}",
+        response_model=GoalRead,
+        operation_id=op("read_goal"),
+        responses=READ_ERRORS,
+        summary="Read a goal with the notes the caller may see",
+    )
+    async def read_goal(
+        plan_id: uuid.UUID, goal_id: uuid.UUID, principal: caller, session: Session,
+        response: Response,
+    ) -> GoalRead:
+        view = await goals.read_goal(session, principal, plan_id, goal_id)
+        with_etag(response, view.goal.version)
+        return goal_read(view)
+
+    @router.patch(
+        "/plans/{plan_id}/goals/{goal_id}",
+        response_model=GoalRead,
+        operation_id=op("update_goal"),
+        responses=PATCH_ERRORS,
+        summary="Change a goal the caller's side owns (status moves are checked)",
+    )
+    async def update_goal(
+        plan_id: uuid.UUID,
+        goal_id: uuid.UUID,
+        body: GoalUpdate,
+        expected: ExpectedVersion,
+        principal: caller,
+        session: Session,
+        response: Response,
+    ) -> GoalRead:
+        view = await goals.update_goal(session, principal, plan_id, goal_id, expected, body)
+        with_etag(response, view.goal.version)
+        return goal_read(view)
+
+    @router.post(
+        "/plans/{plan_id}/goals/{goal_id}/notes",
+        status_code=status.HTTP_201_CREATED,
+        response_model=NoteRead,
+        operation_id=op("add_note"),
+        responses=WRITE_ERRORS,
+        summary="Add a progress note to a goal",
+    )
+    async def add_note(
+        plan_id: uuid.UUID, goal_id: uuid.UUID, body: NoteCreate, principal: caller,
+        session: Session,
+    ) -> NoteRead:
+        note = await notes.add_note(session, principal, plan_id, goal_id, body.text, body.visibility)
+        return NoteRead.model_validate(note)
+
+    @router.post(
+        "/plans/{plan_id}/activities",
+        status_code=status.HTTP_201_CREATED,
+        response_model=ActivityRead,
+        operation_id=op("create_activity"),
+        responses=WRITE_ERRORS,
+        summary="Add an activity the caller's side runs",
+    )
+    async def create_activity(
+        plan_id: uuid.UUID, body: ActivityCreate, principal: caller, session: Session,
+        response: Response,
+    ) -> ActivityRead:
+        activity = await activities.create_activity(session, principal, plan_id, body)
+        response.headers["Location"] = f"{base}/{plan_id}/activities/{activity.id}"
+        with_etag(response, activity.version)
+        return activity_read(activity)
+
+    @router.get(
+        "/plans/{plan_id}/activities/{activity_id}",
+        response_model=ActivityRead,
+        operation_id=op("read_activity"),
+        responses=READ_ERRORS,
+        summary="Read an activity",
+    )
+    async def read_activity(
+        plan_id: uuid.UUID, activity_id: uuid.UUID, principal: caller, session: Session,
+        response: Response,
+    ) -> ActivityRead:
+        activity = await activities.read_activity(session, principal, plan_id, activity_id)
+        with_etag(response, activity.version)
+        return activity_read(activity)
+
+    @router.patch(
+        "/plans/{plan_id}/activities/{activity_id}",
+        response_model=ActivityRead,
+        operation_id=op("update_activity"),
+        responses=PATCH_ERRORS,
+        summary="Change an activity the caller's side runs",
+    )
+    async def update_activity(
+        plan_id: uuid.UUID,
+        activity_id: uuid.UUID,
+        body: ActivityUpdate,
+        expected: ExpectedVersion,
+        principal: caller,
+        session: Session,
+        response: Response,
+    ) -> ActivityRead:
+        activity = await activities.update_activity(
+            session, principal, plan_id, activity_id, expected, body
+        )
+        with_etag(response, activity.version)
+        return activity_read(activity)
+
+    @router.post(
+        "/plans/{plan_id}/team",
+        status_code=status.HTTP_201_CREATED,
+        response_model=TeamMemberRead,
+        operation_id=op("add_team_member"),
+        responses=WRITE_ERRORS,
+        summary="Name a person of the caller's side on the care team",
+    )
+    async def add_team_member(
+        plan_id: uuid.UUID, body: TeamMemberCreate, principal: caller, session: Session
+    ) -> TeamMemberRead:
+        member = await team.add_member(session, principal, plan_id, body)
+        return TeamMemberRead.model_validate(member)
+
+    return router

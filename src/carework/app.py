@@ -1,0 +1,78 @@
+"""The application factory. The lifespan owns the engine; nothing lives at module level."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from carework import __version__
+from carework.api import dps, nav, patient
+from carework.auth.tokens import TokenVerifier
+from carework.config import Settings, get_settings
+from carework.db.embedded import EmbeddedPostgres
+from carework.db.session import make_engine, make_sessionmaker
+from carework.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from carework.problem import install_problem_handlers
+
+log = logging.getLogger("carework")
+
+DESCRIPTION = """\
+One shared individual plan per patient: DPS clinicians own treatment goals, NAV advisors own
+work and education goals, and the patient takes part and decides by consent what NAV may see.
+
+Every call needs `Authorization: Bearer <JWT>`. Each audience has its own router and views;
+a plan outside the caller's scope is 404. Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        embedded: EmbeddedPostgres | None = None
+        if settings.database_url is None:
+            # Started directly (e.g. `uvicorn --factory`): run the embedded database ourselves.
+            from carework.db import migrate
+
+            embedded = EmbeddedPostgres(settings.pgdata)
+            url = await run_in_threadpool(embedded.start)
+            await run_in_threadpool(migrate.upgrade, url)
+        else:
+            url = settings.database_url.get_secret_value()
+        engine = make_engine(url)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            if embedded is not None:
+                await run_in_threadpool(embedded.stop)
+
+    app = FastAPI(
+        title="carework",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.verifier = TokenVerifier(settings)
+    if settings.dev_auth_enabled and not settings.embedded:
+        log.warning("dev auth is ON with an external database: tokens from `carework dev-token` work")
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    for module in (dps, nav, patient):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["operations"], operation_id="healthz", include_in_schema=True)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return app

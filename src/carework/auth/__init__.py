@@ -1,0 +1,1 @@
+"""Bearer token verification and the per-request Principal."""

@@ -1,0 +1,115 @@
+"""The ``carework`` command: serve, migrate, dev-token."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from carework.config import Settings, get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", envvar="CAREWORK_DATA_DIR", help="Where carework keeps its data."),
+]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    if data_dir is not None:
+        os.environ["CAREWORK_DATA_DIR"] = str(data_dir)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the service. Without DATABASE_URL an embedded PostgreSQL starts in the data dir."""
+    import uvicorn
+
+    from carework.db import migrate
+    from carework.db.embedded import EmbeddedPostgres
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings(data_dir)
+    embedded: EmbeddedPostgres | None = None
+    if settings.database_url is None:
+        embedded = EmbeddedPostgres(settings.pgdata)
+        typer.echo(f"starting embedded PostgreSQL in {settings.pgdata} ...", err=True)
+        url = embedded.start()
+        typer.echo("migrating to head ...", err=True)
+        migrate.upgrade(url)
+        # Workers inherit the database this process owns; dev auth stays as the embedded default.
+        os.environ["CAREWORK_DATABASE_URL"] = url
+        os.environ.setdefault("CAREWORK_DEV_AUTH", "1" if settings.dev_auth_enabled else "0")
+    try:
+        uvicorn.run(
+            "carework.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            server_header=False,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        if embedded is not None:
+            typer.echo("stopping embedded PostgreSQL ...", err=True)
+            embedded.stop()
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    data_dir: DataDir = None,
+) -> None:
+    """Migrate the database (DATABASE_URL, or the embedded one) to a revision."""
+    from carework.db import migrate as migrations
+    from carework.db.embedded import EmbeddedPostgres
+
+    settings = _settings(data_dir)
+    if settings.database_url is not None:
+        migrations.upgrade(settings.database_url.get_secret_value(), revision)
+        return
+    embedded = EmbeddedPostgres(settings.pgdata)
+    try:
+        migrations.upgrade(embedded.start(), revision)
+    finally:
+        embedded.stop()
+
+
+@app.command("dev-token")
+def dev_token(
+    role: Annotated[str, typer.Option(help="clinician | nav_advisor | patient | auditor")],
+    sub: Annotated[str, typer.Option(help="The person's id.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    org: Annotated[str | None, typer.Option(help="DPS unit or NAV office.")] = None,
+    pid: Annotated[str | None, typer.Option(help="Patients: their national id.")] = None,
+    ttl: Annotated[int, typer.Option(min=1, help="Lifetime in seconds.")] = 3600,
+    data_dir: DataDir = None,
+) -> None:
+    """Print a token signed by the dev key in the data dir (trusted only in dev mode)."""
+    from carework.auth.dev_keys import mint_dev_token
+    from carework.vocab import Role
+
+    if role not in {r.value for r in Role}:
+        raise typer.BadParameter(f"unknown role {role!r}", param_hint="--role")
+    settings = _settings(data_dir)
+    token = mint_dev_token(
+        settings.dev_key_file, role=role, sub=sub, org=org, name=name, pid=pid, ttl=ttl
+    )
+    typer.echo(token)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,148 @@
+"""Goal use cases. The owning side creates and changes a goal; the patient proposes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carework.access.policy import (
+    View,
+    ensure_may_create_goal,
+    ensure_owns,
+    may_propose_only,
+    owner_of,
+    side_of,
+)
+from carework.auth.principal import Principal
+from carework.concurrency import ensure_version
+from carework.errors import Conflict, NotFound, RuleViolation
+from carework.goals.models import Goal
+from carework.goals.schemas import GoalCreate, GoalUpdate, PatientGoalProposal
+from carework.notes.models import Note
+from carework.plans import repository as plans
+from carework.plans.service import GoalView, plan_for_reading, plan_for_writing
+from carework.vocab import GoalDomain, GoalStatus
+
+#: Terminal states (achieved, not_achieved, cancelled) are final.
+GOAL_TRANSITIONS: dict[GoalStatus, frozenset[GoalStatus]] = {
+    GoalStatus.proposed: frozenset({GoalStatus.active, GoalStatus.cancelled}),
+    GoalStatus.active: frozenset(
+        {GoalStatus.achieved, GoalStatus.not_achieved, GoalStatus.on_hold, GoalStatus.cancelled}
+    ),
+    GoalStatus.on_hold: frozenset({GoalStatus.active, GoalStatus.cancelled}),
+    GoalStatus.achieved: frozenset(),
+    GoalStatus.not_achieved: frozenset(),
+    GoalStatus.cancelled: frozenset(),
+}
+
+
+def ensure_goal_move(current: GoalStatus, new: GoalStatus) -> None:
+    if new is not current and new not in GOAL_TRANSITIONS[current]:
+        raise Conflict(f"A goal that is {current.value} cannot become {new.value}.")
+
+
+async def visible_goal(
+    session: AsyncSession, view: View, plan_id: uuid.UUID, goal_id: uuid.UUID, *, lock: bool = False
+) -> Goal:
+    stmt = select(Goal).where(Goal.id == goal_id, Goal.plan_id == plan_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    goal = (await session.execute(stmt)).scalar_one_or_none()
+    if goal is None or not view.sees_goal(goal.domain):
+        raise NotFound("No such goal.")
+    return goal
+
+
+async def goal_view(session: AsyncSession, view: View, goal: Goal) -> GoalView:
+    notes = (
+        (await session.execute(
+            select(Note).where(Note.goal_id == goal.id).order_by(Note.created_at, Note.id)
+        )).scalars().all()
+    )
+    visible = [n for n in notes if view.sees_note(n.visibility, n.author_side, goal.domain)]
+    return GoalView(goal, visible)
+
+
+async def _add_goal(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    domain: GoalDomain,
+    title: str,
+    description: str | None,
+    target_date: date | None = None,
+) -> Goal:
+    ensure_may_create_goal(principal, domain)
+    proposed = may_propose_only(principal)
+    goal = Goal(
+        id=uuid.uuid4(),
+        plan_id=plan_id,
+        domain=domain.value,
+        owner_side=owner_of(domain).value,
+        title=title,
+        description=description,
+        target_date=target_date,
+        status=(GoalStatus.proposed if proposed else GoalStatus.active).value,
+        proposed_by_side=side_of(principal).value if proposed else None,
+        created_by_sub=principal.sub,
+    )
+    session.add(goal)
+    await session.flush()
+    return goal
+
+
+async def create_goal(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, body: GoalCreate
+) -> GoalView:
+    plan, _ = await plan_for_writing(session, principal, plan_id)
+    goal = await _add_goal(
+        session, principal, plan.id, body.domain, body.title, body.description, body.target_date
+    )
+    return GoalView(goal, [])
+
+
+async def propose_goal(
+    session: AsyncSession, principal: Principal, body: PatientGoalProposal
+) -> GoalView:
+    plan = await plans.own_plan(session, principal)
+    plan, _ = await plan_for_writing(session, principal, plan.id)
+    goal = await _add_goal(
+        session, principal, plan.id, body.domain, body.title, body.description
+    )
+    return GoalView(goal, [])
+
+
+async def read_goal(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, goal_id: uuid.UUID
+) -> GoalView:
+    _, view = await plan_for_reading(session, principal, plan_id)
+    return await goal_view(session, view, await visible_goal(session, view, plan_id, goal_id))
+
+
+async def update_goal(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    expected_version: int,
+    body: GoalUpdate,
+) -> GoalView:
+    _, view = await plan_for_writing(session, principal, plan_id)
+    goal = await visible_goal(session, view, plan_id, goal_id, lock=True)
+    ensure_owns(principal, goal.owner_side, "goal")
+    ensure_version(goal.version, expected_version)
+    changes = body.model_dump(exclude_unset=True)
+    for required in ("status", "title"):
+        if required in changes and changes[required] is None:
+            raise RuleViolation(f"{required} cannot be emptied.")
+    if "status" in changes:
+        ensure_goal_move(GoalStatus(goal.status), GoalStatus(changes["status"]))
+        changes["status"] = GoalStatus(changes["status"]).value
+    for field, value in changes.items():
+        setattr(goal, field, value)
+    goal.version += 1
+    await session.flush()
+    return await goal_view(session, view, goal)

@@ -1,0 +1,48 @@
+"""Progress notes: anyone in scope writes on goals they can see; notes are never changed."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carework.access.policy import side_of
+from carework.auth.principal import Principal
+from carework.goals.service import visible_goal
+from carework.notes.models import Note
+from carework.plans import repository as plans
+from carework.plans.service import plan_for_writing
+from carework.vocab import Visibility
+
+
+async def add_note(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    text: str,
+    visibility: Visibility,
+) -> Note:
+    _, view = await plan_for_writing(session, principal, plan_id)
+    goal = await visible_goal(session, view, plan_id, goal_id)
+    note = Note(
+        id=uuid.uuid4(),
+        plan_id=plan_id,
+        goal_id=goal.id,
+        author_sub=principal.sub,
+        author_name=principal.name,
+        author_role=principal.role.value,
+        author_side=side_of(principal).value,
+        text=text,
+        visibility=visibility.value,
+    )
+    session.add(note)
+    await session.flush()
+    return note
+
+
+async def add_patient_note(
+    session: AsyncSession, principal: Principal, goal_id: uuid.UUID, text: str
+) -> Note:
+    plan = await plans.own_plan(session, principal)
+    return await add_note(session, principal, plan.id, goal_id, text, Visibility.shared)

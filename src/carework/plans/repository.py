@@ -1,0 +1,79 @@
+"""Plan queries, always narrowed to what the caller may know exists."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Row, Select, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carework.access.policy import plan_scope
+from carework.auth.principal import Principal
+from carework.errors import NotFound
+from carework.patients.models import Patient
+from carework.plans.models import Plan
+from carework.vocab import OPEN_PLAN_STATUSES, PlanStatus
+
+
+def readable_plans(principal: Principal) -> Select[tuple[Plan]]:
+    return select(Plan).where(plan_scope(principal))
+
+
+async def get_plan(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, *, lock: bool = False
+) -> Plan:
+    stmt = readable_plans(principal).where(Plan.id == plan_id)
+    if lock:
+        stmt = stmt.with_for_update(of=Plan)
+    plan = (await session.execute(stmt)).scalar_one_or_none()
+    if plan is None:
+        raise NotFound("No such plan.")
+    return plan
+
+
+async def get_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient:
+    return (await session.execute(select(Patient).where(Patient.id == patient_id))).scalar_one()
+
+
+def _summaries(principal: Principal) -> Select[tuple[Plan, str]]:
+    return (
+        select(Plan, Patient.name.label("patient_name"))
+        .join(Patient, Patient.id == Plan.patient_id)
+        .where(plan_scope(principal))
+    )
+
+
+async def list_summaries(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: PlanStatus | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Row[tuple[Plan, str]]]:
+    stmt = _summaries(principal)
+    if status is not None:
+        stmt = stmt.where(Plan.status == status.value)
+    if after is not None:
+        stmt = stmt.where(tuple_(Plan.created_at, Plan.id) > tuple_(*after))
+    stmt = stmt.order_by(Plan.created_at, Plan.id).limit(limit)
+    return (await session.execute(stmt)).all()
+
+
+async def summaries_for_nid(
+    session: AsyncSession, principal: Principal, nid: str
+) -> Sequence[Row[tuple[Plan, str]]]:
+    stmt = _summaries(principal).where(Patient.nid == nid).order_by(Plan.created_at.desc())
+    return (await session.execute(stmt)).all()
+
+
+async def own_plan(session: AsyncSession, principal: Principal) -> Plan:
+    """The patient's open plan, or else their most recent one."""
+    is_open = Plan.status.in_([s.value for s in OPEN_PLAN_STATUSES])
+    stmt = readable_plans(principal).order_by(is_open.desc(), Plan.created_at.desc()).limit(1)
+    plan = (await session.execute(stmt)).scalar_one_or_none()
+    if plan is None:
+        raise NotFound("You have no plan yet.")
+    return plan

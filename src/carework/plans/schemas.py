@@ -1,0 +1,111 @@
+"""Plan bodies. The read views are per audience, so the spec shows what each side can see."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from carework.activities.schemas import ActivityRead
+from carework.goals.schemas import GoalRead
+from carework.patients.nid import NationalId
+from carework.schema import Input, Name, OrgId, Output, Subject, Title
+from carework.team.schemas import PatientTeamMemberRead, TeamMemberRead
+from carework.vocab import ConsentScope, PlanStatus
+
+
+class PatientIn(Input):
+    nid: NationalId
+    name: Name
+
+
+class PlanCreate(Input):
+    patient: PatientIn
+    dps_unit: OrgId | None = Field(None, description="Defaults to the caller's unit (DPS side).")
+    nav_office: OrgId | None = Field(None, description="Defaults to the caller's office (NAV side).")
+    title: Title
+    main_goal: str | None = Field(
+        None, max_length=2000, description="The patient's own main goal, in their words."
+    )
+    status: Literal["draft", "active"] = "draft"
+
+
+class PlanUpdate(Input):
+    title: Title | None = None
+    main_goal: str | None = Field(None, max_length=2000)
+    status: PlanStatus | None = None
+    coordinator_sub: Subject | None = Field(None, description="A care-team member's sub.")
+    next_review_date: date | None = None
+
+
+class PlanSearch(Input):
+    nid: NationalId
+
+
+class PatientRef(Output):
+    nid: str
+    name: str
+
+
+class PlanSummary(Output):
+    id: uuid.UUID
+    patient_name: str
+    dps_unit: str
+    nav_office: str
+    title: str
+    status: PlanStatus
+    next_review_date: date | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class PlanPage(Output):
+    items: list[PlanSummary]
+    next_cursor: str | None
+
+
+class PlanSearchResult(Output):
+    items: list[PlanSummary]
+
+
+class _PlanReadBase(Output):
+    id: uuid.UUID
+    dps_unit: str
+    nav_office: str
+    title: str
+    main_goal: str | None
+    status: PlanStatus
+    coordinator_sub: str | None
+    next_review_date: date | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    goals: list[GoalRead]
+    activities: list[ActivityRead]
+    consent: list[ConsentScope] = Field(
+        description="The consent scopes active for this plan at the time of the request."
+    )
+
+
+class DpsPlanRead(_PlanReadBase):
+    """The DPS view: every goal and activity; internal notes of the DPS side only."""
+
+    patient: PatientRef
+    team: list[TeamMemberRead]
+
+
+class NavPlanRead(_PlanReadBase):
+    """The NAV view: work and education in full; treatment goals, treatment activities and
+    their notes appear only while the patient's consent covers them (see ``consent``)."""
+
+    patient: PatientRef
+    team: list[TeamMemberRead]
+
+
+class PatientPlanRead(_PlanReadBase):
+    """The patient's own plan: everything shared with them, no internal notes."""
+
+    team: list[PatientTeamMemberRead]

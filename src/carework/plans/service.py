@@ -1,0 +1,254 @@
+"""Plan use cases: create, find, read the caller's view, change."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carework import consent
+from carework.access.policy import View, own_unit_column, side_of, view_for
+from carework.activities.models import Activity
+from carework.auth.principal import Principal
+from carework.concurrency import ensure_version
+from carework.errors import Conflict, RuleViolation
+from carework.goals.models import Goal
+from carework.notes.models import Note
+from carework.pagination import decode_cursor, encode_cursor
+from carework.patients.models import Patient
+from carework.plans import repository
+from carework.plans.models import Plan
+from carework.plans.schemas import PlanCreate, PlanUpdate
+from carework.team.models import CareTeamMember
+from carework.vocab import OPEN_PLAN_STATUSES, PlanStatus, Side
+
+PLAN_TRANSITIONS: dict[PlanStatus, frozenset[PlanStatus]] = {
+    PlanStatus.draft: frozenset({PlanStatus.active, PlanStatus.closed}),
+    PlanStatus.active: frozenset({PlanStatus.completed, PlanStatus.closed}),
+    PlanStatus.completed: frozenset(),
+    PlanStatus.closed: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GoalView:
+    goal: Goal
+    notes: list[Note]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanView:
+    """One caller's view of a plan: only what the access policy lets them see."""
+
+    plan: Plan
+    patient: Patient
+    goals: list[GoalView]
+    activities: list[Activity]
+    team: list[CareTeamMember]
+    consent: frozenset[str]
+
+
+async def view_of(session: AsyncSession, principal: Principal, plan: Plan) -> View:
+    return view_for(principal, await consent.active_scopes(session, plan.id))
+
+
+async def plan_for_reading(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID
+) -> tuple[Plan, View]:
+    plan = await repository.get_plan(session, principal, plan_id)
+    return plan, await view_of(session, principal, plan)
+
+
+async def plan_for_writing(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID
+) -> tuple[Plan, View]:
+    """A plan in scope that is still open; completed and closed plans are read-only."""
+    plan, view = await plan_for_reading(session, principal, plan_id)
+    if PlanStatus(plan.status) not in OPEN_PLAN_STATUSES:
+        raise Conflict(f"The plan is {plan.status}; it can no longer be changed.")
+    return plan, view
+
+
+async def _upsert_patient(session: AsyncSession, nid: str, name: str) -> uuid.UUID:
+    stmt = (
+        insert(Patient)
+        .values(id=uuid.uuid4(), nid=nid, name=name)
+        .on_conflict_do_update(index_elements=[Patient.nid], set_={"name": name})
+        .returning(Patient.id)
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def create_plan(session: AsyncSession, principal: Principal, body: PlanCreate) -> PlanView:
+    side = side_of(principal)
+    units = {"dps_unit": body.dps_unit, "nav_office": body.nav_office}
+    units[own_unit_column(principal)] = units[own_unit_column(principal)] or principal.org
+    if units["dps_unit"] is None or units["nav_office"] is None:
+        missing = "dps_unit" if units["dps_unit"] is None else "nav_office"
+        raise RuleViolation(f"Name the plan's {missing}.")
+    patient_id = await _upsert_patient(session, body.patient.nid, body.patient.name)
+    plan = Plan(
+        id=uuid.uuid4(),
+        patient_id=patient_id,
+        dps_unit=units["dps_unit"],
+        nav_office=units["nav_office"],
+        title=body.title,
+        main_goal=body.main_goal,
+        status=body.status,
+        coordinator_sub=principal.sub,
+        created_by_sub=principal.sub,
+    )
+    session.add(plan)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if "uq_plan_one_open_per_patient" in str(exc.orig):
+            raise Conflict("This patient already has an open plan.") from None
+        raise
+    # The creator joins the team and coordinates until someone else is named.
+    session.add(
+        CareTeamMember(
+            plan_id=plan.id,
+            sub=principal.sub,
+            name=principal.name,
+            role=principal.role.value,
+            org=principal.org or "",
+            side=side.value,
+            added_by_sub=principal.sub,
+        )
+    )
+    await session.flush()
+    return await load_view(session, principal, plan)
+
+
+async def load_view(session: AsyncSession, principal: Principal, plan: Plan) -> PlanView:
+    view = await view_of(session, principal, plan)
+    patient = await repository.get_patient(session, plan.patient_id)
+    goals = (
+        (await session.execute(
+            select(Goal).where(Goal.plan_id == plan.id).order_by(Goal.created_at, Goal.id)
+        )).scalars().all()
+    )
+    visible_goals = [g for g in goals if view.sees_goal(g.domain)]
+    domain_of = {g.id: g.domain for g in goals}
+    notes = (
+        (await session.execute(
+            select(Note).where(Note.plan_id == plan.id).order_by(Note.created_at, Note.id)
+        )).scalars().all()
+    )
+    notes_by_goal: dict[uuid.UUID, list[Note]] = defaultdict(list)
+    for note in notes:
+        if view.sees_note(note.visibility, note.author_side, domain_of[note.goal_id]):
+            notes_by_goal[note.goal_id].append(note)
+    activities = (
+        (await session.execute(
+            select(Activity)
+            .where(Activity.plan_id == plan.id)
+            .order_by(Activity.created_at, Activity.id)
+        )).scalars().all()
+    )
+    team = (
+        (await session.execute(
+            select(CareTeamMember)
+            .where(CareTeamMember.plan_id == plan.id)
+            .order_by(CareTeamMember.created_at, CareTeamMember.id)
+        )).scalars().all()
+    )
+    return PlanView(
+        plan=plan,
+        patient=patient,
+        goals=[GoalView(g, notes_by_goal[g.id]) for g in visible_goals],
+        activities=[
+            a
+            for a in activities
+            if view.sees_activity(
+                a.responsible_side, domain_of[a.goal_id] if a.goal_id else None
+            )
+        ],
+        team=list(team),
+        consent=frozenset(s.value for s in view.consent),
+    )
+
+
+async def read_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> PlanView:
+    plan = await repository.get_plan(session, principal, plan_id)
+    return await load_view(session, principal, plan)
+
+
+async def read_own_plan(session: AsyncSession, principal: Principal) -> PlanView:
+    return await load_view(session, principal, await repository.own_plan(session, principal))
+
+
+async def update_plan(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    expected_version: int,
+    body: PlanUpdate,
+) -> PlanView:
+    plan = await repository.get_plan(session, principal, plan_id, lock=True)
+    ensure_version(plan.version, expected_version)
+    changes = body.model_dump(exclude_unset=True)
+    if "status" in changes and changes["status"] is None:
+        raise RuleViolation("status cannot be emptied.")
+    if "title" in changes and changes["title"] is None:
+        raise RuleViolation("title cannot be emptied.")
+    new_status = changes.get("status")
+    if new_status is not None and new_status != plan.status:
+        if new_status not in PLAN_TRANSITIONS[PlanStatus(plan.status)]:
+            raise Conflict(f"A {plan.status} plan cannot become {new_status}.")
+    elif PlanStatus(plan.status) not in OPEN_PLAN_STATUSES:
+        raise Conflict(f"The plan is {plan.status}; it can no longer be changed.")
+    coordinator = changes.get("coordinator_sub")
+    if coordinator is not None:
+        on_team = await session.scalar(
+            select(func.count())
+            .select_from(CareTeamMember)
+            .where(CareTeamMember.plan_id == plan.id, CareTeamMember.sub == coordinator)
+        )
+        if not on_team:
+            raise RuleViolation("The coordinator must be a member of the care team.")
+    for field, value in changes.items():
+        setattr(plan, field, value.value if isinstance(value, PlanStatus) else value)
+    plan.version += 1
+    await session.flush()
+    return await load_view(session, principal, plan)
+
+
+async def list_plans(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: PlanStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Row[tuple[Plan, str]]], str | None]:
+    after = decode_cursor(cursor) if cursor else None
+    rows = await repository.list_summaries(
+        session, principal, status=status, after=after, limit=limit + 1
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1][0]
+        next_cursor = encode_cursor(last.created_at, last.id)
+    return rows, next_cursor
+
+
+async def search_plans(
+    session: AsyncSession, principal: Principal, nid: str
+) -> Sequence[Row[tuple[Plan, str]]]:
+    return await repository.summaries_for_nid(session, principal, nid)
+
+
+def coordinator_side(view: PlanView) -> Side | None:
+    for member in view.team:
+        if member.sub == view.plan.coordinator_sub:
+            return Side(member.side)
+    return None

@@ -1,0 +1,70 @@
+"""One embedded PostgreSQL per test session, migrated by Alembic; the app over real HTTP/ASGI.
+
+Tests isolate by data: every test gets its own DPS unit, NAV office and patient (``world``), so
+nothing one test writes is in another test's scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from carework.app import create_app
+from carework.config import Settings
+from carework.db import migrate
+from carework.db.embedded import EmbeddedPostgres
+from tests.factories import TokenMaker, World, make_world
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("carework-data")
+
+
+@pytest.fixture(scope="session")
+def embedded_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    # A short path: PostgreSQL's Unix socket path must stay under ~100 bytes.
+    pg = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "d")
+    pg.start()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(embedded_pg: EmbeddedPostgres) -> str:
+    url = embedded_pg.create_database("carework_test")
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, data_dir: Path) -> Settings:
+    return Settings(database_url=database_url, dev_auth=True, data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://carework.test") as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def tokens(settings: Settings) -> TokenMaker:
+    return TokenMaker(settings.dev_key_file)
+
+
+@pytest.fixture
+def world(tokens: TokenMaker) -> World:
+    return make_world(tokens)

@@ -64,8 +64,14 @@ class TokenMaker:
     key_file: Path
 
     def actor(
-        self, role: str, *, org: str | None = None, pid: str | None = None, name: str | None = None,
-        sub: str | None = None, ttl: int = 3600,
+        self,
+        role: str,
+        *,
+        org: str | None = None,
+        pid: str | None = None,
+        name: str | None = None,
+        sub: str | None = None,
+        ttl: int = 3600,
     ) -> Actor:
         sub = sub or unique(role)
         name = name or f"{role.replace('_', ' ').title()} {sub[-4:]}"

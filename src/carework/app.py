@@ -64,7 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
     if settings.dev_auth_enabled and not settings.embedded:
-        log.warning("dev auth is ON with an external database: tokens from `carework dev-token` work")
+        log.warning(
+            "dev auth is ON with an external database: tokens from `carework dev-token` work"
+        )
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)

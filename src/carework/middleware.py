@@ -24,7 +24,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
-        request_id = (given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex.encode())
+        request_id = given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex.encode()
         scope.setdefault("state", {})["request_id"] = request_id.decode()
 
         async def send_with_id(message: Message) -> None:
@@ -80,6 +80,8 @@ class BodyLimitMiddleware:
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
-            413, f"The request body is larger than {self.max_bytes} bytes.", slug="payload-too-large"
+            413,
+            f"The request body is larger than {self.max_bytes} bytes.",
+            slug="payload-too-large",
         )
         await response(scope, receive, send)

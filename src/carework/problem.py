@@ -75,9 +75,11 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _carework_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, CareworkError)
-    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if isinstance(
-        exc, Unauthorized
-    ) else None
+    headers = (
+        {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        if isinstance(exc, Unauthorized)
+        else None
+    )
     return problem_response(
         exc.status, exc.detail, slug=exc.slug, title=exc.title, headers=headers, **exc.extensions
     )
@@ -100,7 +102,9 @@ async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
         detail = "No such resource."
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed here."
-    return problem_response(exc.status_code, detail, headers=exc.headers)
+    return problem_response(
+        exc.status_code, detail, headers=dict(exc.headers) if exc.headers else None
+    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> ProblemResponse:

@@ -16,8 +16,10 @@ class Activity(Base):
         CheckConstraint(in_check("kind", values(ActivityKind)), name="kind"),
         CheckConstraint(in_check("status", values(ActivityStatus)), name="status"),
         CheckConstraint(in_check("responsible_side", (Side.dps, Side.nav)), name="side"),
-        CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date",
-                        name="dates_in_order"),
+        CheckConstraint(
+            "end_date IS NULL OR start_date IS NULL OR end_date >= start_date",
+            name="dates_in_order",
+        ),
         Index("ix_activity_plan_created", "plan_id", "created_at"),
     )
 

@@ -71,8 +71,17 @@ def plan_read(schema: type[PlanReadT], view: PlanView) -> PlanReadT:
     data = {
         column: getattr(view.plan, column)
         for column in (
-            "id", "dps_unit", "nav_office", "title", "main_goal", "status", "coordinator_sub",
-            "next_review_date", "version", "created_at", "updated_at",
+            "id",
+            "dps_unit",
+            "nav_office",
+            "title",
+            "main_goal",
+            "status",
+            "coordinator_sub",
+            "next_review_date",
+            "version",
+            "created_at",
+            "updated_at",
         )
     }
     data["patient"] = PatientRef(nid=view.patient.nid, name=view.patient.name)
@@ -80,8 +89,14 @@ def plan_read(schema: type[PlanReadT], view: PlanView) -> PlanReadT:
     data["activities"] = [activity_read(a) for a in view.activities]
     data["team"] = [
         {
-            "id": m.id, "sub": m.sub, "name": m.name, "role": m.role, "org": m.org,
-            "side": m.side, "coordinator": m.sub == coordinator, "created_at": m.created_at,
+            "id": m.id,
+            "sub": m.sub,
+            "name": m.name,
+            "role": m.role,
+            "org": m.org,
+            "side": m.side,
+            "coordinator": m.sub == coordinator,
+            "created_at": m.created_at,
         }
         for m in view.team
     ]
@@ -91,5 +106,8 @@ def plan_read(schema: type[PlanReadT], view: PlanView) -> PlanReadT:
 
 def plan_summary(plan: Plan, patient_name: str) -> PlanSummary:
     return PlanSummary.model_validate(
-        {**{c.key: getattr(plan, c.key) for c in Plan.__table__.columns}, "patient_name": patient_name}
+        {
+            **{c.key: getattr(plan, c.key) for c in Plan.__table__.columns},
+            "patient_name": patient_name,
+        }
     )

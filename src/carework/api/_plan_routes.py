@@ -138,7 +138,10 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         summary="Add a goal the caller's side owns",
     )
     async def create_goal(
-        plan_id: uuid.UUID, body: GoalCreate, principal: caller, session: Session,
+        plan_id: uuid.UUID,
+        body: GoalCreate,
+        principal: caller,
+        session: Session,
         response: Response,
     ) -> GoalRead:
         view = await goals.create_goal(session, principal, plan_id, body)
@@ -154,7 +157,10 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         summary="Read a goal with the notes the caller may see",
     )
     async def read_goal(
-        plan_id: uuid.UUID, goal_id: uuid.UUID, principal: caller, session: Session,
+        plan_id: uuid.UUID,
+        goal_id: uuid.UUID,
+        principal: caller,
+        session: Session,
         response: Response,
     ) -> GoalRead:
         view = await goals.read_goal(session, principal, plan_id, goal_id)
@@ -190,10 +196,15 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         summary="Add a progress note to a goal",
     )
     async def add_note(
-        plan_id: uuid.UUID, goal_id: uuid.UUID, body: NoteCreate, principal: caller,
+        plan_id: uuid.UUID,
+        goal_id: uuid.UUID,
+        body: NoteCreate,
+        principal: caller,
         session: Session,
     ) -> NoteRead:
-        note = await notes.add_note(session, principal, plan_id, goal_id, body.text, body.visibility)
+        note = await notes.add_note(
+            session, principal, plan_id, goal_id, body.text, body.visibility
+        )
         return NoteRead.model_validate(note)
 
     @router.post(
@@ -205,7 +216,10 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         summary="Add an activity the caller's side runs",
     )
     async def create_activity(
-        plan_id: uuid.UUID, body: ActivityCreate, principal: caller, session: Session,
+        plan_id: uuid.UUID,
+        body: ActivityCreate,
+        principal: caller,
+        session: Session,
         response: Response,
     ) -> ActivityRead:
         activity = await activities.create_activity(session, principal, plan_id, body)
@@ -221,7 +235,10 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         summary="Read an activity",
     )
     async def read_activity(
-        plan_id: uuid.UUID, activity_id: uuid.UUID, principal: caller, session: Session,
+        plan_id: uuid.UUID,
+        activity_id: uuid.UUID,
+        principal: caller,
+        session: Session,
         response: Response,
     ) -> ActivityRead:
         activity = await activities.read_activity(session, principal, plan_id, activity_id)

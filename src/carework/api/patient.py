@@ -23,7 +23,9 @@ router = APIRouter(prefix="/api/v1/patient", tags=["patient"])
     responses=READ_ERRORS,
     summary="My plan",
 )
-async def read_plan(principal: PatientPrincipal, session: Session, response: Response) -> PatientPlanRead:
+async def read_plan(
+    principal: PatientPrincipal, session: Session, response: Response
+) -> PatientPlanRead:
     view = await plans.read_own_plan(session, principal)
     with_etag(response, view.plan.version)
     return plan_read(PatientPlanRead, view)

@@ -18,7 +18,16 @@ from carework.vocab import Role
 
 # Never "none", never HS*: a shared secret cannot tell the issuer from a relying party.
 ASYMMETRIC_ALGORITHMS = [
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
 ]
 LEEWAY_SECONDS = 10
 
@@ -85,7 +94,7 @@ class TokenVerifier:
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
     try:
-        role = Role(claims.get("role"))
+        role = Role(str(claims.get("role")))
     except ValueError:
         raise Unauthorized("The token carries no known role.") from None
     sub, name, org, pid = (claims.get(k) for k in ("sub", "name", "org", "pid"))

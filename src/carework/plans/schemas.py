@@ -24,7 +24,9 @@ class PatientIn(Input):
 class PlanCreate(Input):
     patient: PatientIn
     dps_unit: OrgId | None = Field(None, description="Defaults to the caller's unit (DPS side).")
-    nav_office: OrgId | None = Field(None, description="Defaults to the caller's office (NAV side).")
+    nav_office: OrgId | None = Field(
+        None, description="Defaults to the caller's office (NAV side)."
+    )
     title: Title
     main_goal: str | None = Field(
         None, max_length=2000, description="The patient's own main goal, in their words."

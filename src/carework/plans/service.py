@@ -26,7 +26,7 @@ from carework.plans import repository
 from carework.plans.models import Plan
 from carework.plans.schemas import PlanCreate, PlanUpdate
 from carework.team.models import CareTeamMember
-from carework.vocab import OPEN_PLAN_STATUSES, PlanStatus, Side
+from carework.vocab import OPEN_PLAN_STATUSES, PlanStatus
 
 PLAN_TRANSITIONS: dict[PlanStatus, frozenset[PlanStatus]] = {
     PlanStatus.draft: frozenset({PlanStatus.active, PlanStatus.closed}),
@@ -131,34 +131,50 @@ async def load_view(session: AsyncSession, principal: Principal, plan: Plan) -> 
     view = await view_of(session, principal, plan)
     patient = await repository.get_patient(session, plan.patient_id)
     goals = (
-        (await session.execute(
-            select(Goal).where(Goal.plan_id == plan.id).order_by(Goal.created_at, Goal.id)
-        )).scalars().all()
+        (
+            await session.execute(
+                select(Goal).where(Goal.plan_id == plan.id).order_by(Goal.created_at, Goal.id)
+            )
+        )
+        .scalars()
+        .all()
     )
     visible_goals = [g for g in goals if view.sees_goal(g.domain)]
     domain_of = {g.id: g.domain for g in goals}
     notes = (
-        (await session.execute(
-            select(Note).where(Note.plan_id == plan.id).order_by(Note.created_at, Note.id)
-        )).scalars().all()
+        (
+            await session.execute(
+                select(Note).where(Note.plan_id == plan.id).order_by(Note.created_at, Note.id)
+            )
+        )
+        .scalars()
+        .all()
     )
     notes_by_goal: dict[uuid.UUID, list[Note]] = defaultdict(list)
     for note in notes:
         if view.sees_note(note.visibility, note.author_side, domain_of[note.goal_id]):
             notes_by_goal[note.goal_id].append(note)
     activities = (
-        (await session.execute(
-            select(Activity)
-            .where(Activity.plan_id == plan.id)
-            .order_by(Activity.created_at, Activity.id)
-        )).scalars().all()
+        (
+            await session.execute(
+                select(Activity)
+                .where(Activity.plan_id == plan.id)
+                .order_by(Activity.created_at, Activity.id)
+            )
+        )
+        .scalars()
+        .all()
     )
     team = (
-        (await session.execute(
-            select(CareTeamMember)
-            .where(CareTeamMember.plan_id == plan.id)
-            .order_by(CareTeamMember.created_at, CareTeamMember.id)
-        )).scalars().all()
+        (
+            await session.execute(
+                select(CareTeamMember)
+                .where(CareTeamMember.plan_id == plan.id)
+                .order_by(CareTeamMember.created_at, CareTeamMember.id)
+            )
+        )
+        .scalars()
+        .all()
     )
     return PlanView(
         plan=plan,
@@ -167,9 +183,7 @@ async def load_view(session: AsyncSession, principal: Principal, plan: Plan) -> 
         activities=[
             a
             for a in activities
-            if view.sees_activity(
-                a.responsible_side, domain_of[a.goal_id] if a.goal_id else None
-            )
+            if view.sees_activity(a.responsible_side, domain_of[a.goal_id] if a.goal_id else None)
         ],
         team=list(team),
         consent=frozenset(s.value for s in view.consent),
@@ -228,7 +242,7 @@ async def list_plans(
     status: PlanStatus | None,
     limit: int,
     cursor: str | None,
-) -> tuple[Sequence[Row[tuple[Plan, str]]], str | None]:
+) -> tuple[Sequence[Row[Plan, str]], str | None]:
     after = decode_cursor(cursor) if cursor else None
     rows = await repository.list_summaries(
         session, principal, status=status, after=after, limit=limit + 1
@@ -243,12 +257,5 @@ async def list_plans(
 
 async def search_plans(
     session: AsyncSession, principal: Principal, nid: str
-) -> Sequence[Row[tuple[Plan, str]]]:
+) -> Sequence[Row[Plan, str]]:
     return await repository.summaries_for_nid(session, principal, nid)
-
-
-def coordinator_side(view: PlanView) -> Side | None:
-    for member in view.team:
-        if member.sub == view.plan.coordinator_sub:
-            return Side(member.side)
-    return None

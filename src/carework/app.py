@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(migrate.upgrade, url)
         else:
             url = settings.database_url.get_secret_value()
+        app.state.verifier = TokenVerifier(settings)
         engine = make_engine(url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
@@ -62,7 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.verifier = TokenVerifier(settings)
     if settings.dev_auth_enabled and not settings.embedded:
         log.warning(
             "dev auth is ON with an external database: tokens from `carework dev-token` work"

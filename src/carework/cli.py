@@ -111,5 +111,30 @@ def dev_token(
     typer.echo(token)
 
 
+@app.command()
+def openapi(
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if the file differs from the app's spec.")
+    ] = False,
+    output: Annotated[Path, typer.Option(help="Where the spec lives.")] = Path(
+        "openapi/openapi.json"
+    ),
+) -> None:
+    """Write the OpenAPI spec that clients are generated from (or check it is current)."""
+    from carework.openapi import render_spec
+
+    spec = render_spec()
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != spec:
+            typer.echo(f"{output} is out of date: run `carework openapi`", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{output} is up to date", err=True)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(spec, encoding="utf-8")
+    typer.echo(f"wrote {output}", err=True)
+
+
 def main() -> None:
     app()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -26,6 +28,15 @@ def _settings(data_dir: Path | None) -> Settings:
     return get_settings()
 
 
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM asks for a clean stop: unwind through ``finally`` blocks and exit 0.
+
+    uvicorn shuts down gracefully on SIGTERM and then raises the signal again; with the default
+    action the process would die right there, before the embedded database is stopped.
+    """
+    raise SystemExit(0)
+
+
 @app.command()
 def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
@@ -40,6 +51,7 @@ def serve(
     from carework.db.embedded import EmbeddedPostgres
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     settings = _settings(data_dir)
     embedded: EmbeddedPostgres | None = None
     if settings.database_url is None:
@@ -51,6 +63,9 @@ def serve(
         # Workers inherit the database this process owns; dev auth stays as the embedded default.
         os.environ["CAREWORK_DATABASE_URL"] = url
         os.environ.setdefault("CAREWORK_DEV_AUTH", "1" if settings.dev_auth_enabled else "0")
+        # A single worker runs in this process: its app must see that URL too, not a cached
+        # "no database" that would make its lifespan open (and later stop) the server again.
+        get_settings.cache_clear()
     try:
         uvicorn.run(
             "carework.app:create_app",

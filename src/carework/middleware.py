@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carework.problem import problem_response
@@ -35,8 +36,16 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-class _TooLarge(Exception):
-    pass
+def _too_large_detail(max_bytes: int) -> str:
+    return f"The request body is larger than {max_bytes} bytes."
+
+
+class _TooLarge(HTTPException):
+    """An HTTPException, so FastAPI passes it on instead of turning it into a 400 (it wraps any
+    other error raised while it reads the body); the problem handlers render it as 413."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, _too_large_detail(max_bytes))
 
 
 class BodyLimitMiddleware:
@@ -63,7 +72,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -80,8 +89,6 @@ class BodyLimitMiddleware:
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
-            413,
-            f"The request body is larger than {self.max_bytes} bytes.",
-            slug="payload-too-large",
+            413, _too_large_detail(self.max_bytes), slug="payload-too-large"
         )
         await response(scope, receive, send)

@@ -103,7 +103,11 @@ async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed here."
     return problem_response(
-        exc.status_code, detail, headers=dict(exc.headers) if exc.headers else None
+        exc.status_code,
+        detail,
+        # One problem type for a body too large, however the limit was found out.
+        slug="payload-too-large" if exc.status_code == 413 else None,
+        headers=dict(exc.headers) if exc.headers else None,
     )
 
 

@@ -120,8 +120,8 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
     async def update_plan(
         plan_id: uuid.UUID,
         body: PlanUpdate,
+        principal: caller,  # before If-Match: 401/403 come first, 428/412 only after
         expected: ExpectedVersion,
-        principal: caller,
         session: Session,
         response: Response,
     ) -> Any:
@@ -178,8 +178,8 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         plan_id: uuid.UUID,
         goal_id: uuid.UUID,
         body: GoalUpdate,
+        principal: caller,  # before If-Match: 401/403 come first, 428/412 only after
         expected: ExpectedVersion,
-        principal: caller,
         session: Session,
         response: Response,
     ) -> GoalRead:
@@ -256,8 +256,8 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         plan_id: uuid.UUID,
         activity_id: uuid.UUID,
         body: ActivityUpdate,
+        principal: caller,  # before If-Match: 401/403 come first, 428/412 only after
         expected: ExpectedVersion,
-        principal: caller,
         session: Session,
         response: Response,
     ) -> ActivityRead:

@@ -102,6 +102,11 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise Unauthorized("The token's subject is missing or too long.")
     if role in (Role.clinician, Role.nav_advisor) and (not isinstance(org, str) or not org):
         raise Unauthorized("The token carries no organisation.")
+    # The same bounds as the columns these claims are stored in (team, notes, plan units).
+    if isinstance(org, str) and len(org) > 64:
+        raise Unauthorized("The token's organisation is too long.")
+    if isinstance(name, str) and len(name) > 200:
+        raise Unauthorized("The token's name is too long.")
     if role is Role.patient:
         try:
             pid = validate_nid(pid) if isinstance(pid, str) else None

@@ -7,6 +7,7 @@ The HTTP request is the unit of work: ``request_session`` commits once after the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -32,9 +33,23 @@ def to_async_url(url: str) -> str:
     raise ValueError("DATABASE_URL must be a PostgreSQL URL")
 
 
+def _no_result_rows(record: logging.LogRecord) -> bool:
+    # SQLAlchemy's DEBUG output is the result rows themselves: patient data, national ids.
+    return record.levelno > logging.DEBUG
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    # National ids are query parameters and result values: keep both out of every log line,
+    # even when someone turns SQL logging on (hide_parameters also keeps them out of errors).
+    engine_log = logging.getLogger("sqlalchemy.engine.Engine")
+    if _no_result_rows not in engine_log.filters:
+        engine_log.addFilter(_no_result_rows)
     return create_async_engine(
-        to_async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True
+        to_async_url(url),
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 

@@ -1,0 +1,501 @@
+"""The role matrix: every endpoint x every caller -> allowed, 401, 403 or 404.
+
+The table below is the access model of DESIGN.md written out route by route. Columns:
+
+- ``clinician``, ``nav_advisor``, ``patient``, ``auditor``: a caller of that role who is *in*
+  scope (the plan's DPS unit, the plan's NAV office, the plan's own patient);
+- ``no_token``: no ``Authorization`` header at all;
+- ``out_of_scope``: the route's own role from outside the plan (a clinician of another DPS unit,
+  an advisor of another NAV office, a patient whose national id has no plan).
+
+Each case builds what the route needs through the API as the owning side, then calls the route as
+the caller under test with a valid body (and a current ``If-Match`` on PATCH), so the status
+reflects access and nothing else. ``test_table_names_every_route`` keeps the table honest: a route
+the app serves but the table does not name, or the other way round, fails the suite.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from tests.factories import Actor, World, create_plan, unique
+
+#: DESIGN.md, access model 1: each router serves exactly one role.
+ROUTER_ROLE = {
+    "/api/v1/dps/": "clinician",
+    "/api/v1/nav/": "nav_advisor",
+    "/api/v1/patient/": "patient",
+    "/api/v1/audit/": "auditor",
+    "/fhir/r4/": "clinician",
+}
+
+CALLERS = ("clinician", "nav_advisor", "patient", "auditor", "no_token", "out_of_scope")
+
+
+@dataclass(frozen=True)
+class Row:
+    route: str  # "METHOD /path/template", as the app declares it
+    clinician: int
+    nav_advisor: int
+    patient: int
+    auditor: int
+    no_token: int
+    out_of_scope: int
+
+    @property
+    def method(self) -> str:
+        return self.route.split(" ", 1)[0]
+
+    @property
+    def path(self) -> str:
+        return self.route.split(" ", 1)[1]
+
+    @property
+    def audience(self) -> str:
+        """``dps``, ``nav`` or ``patient``: the path segment after ``/api/v1/``."""
+        return self.path.split("/")[3]
+
+    @property
+    def role(self) -> str:
+        """The one role this route's router serves."""
+        return next(role for prefix, role in ROUTER_ROLE.items() if self.path.startswith(prefix))
+
+    def expected(self, caller: str) -> int:
+        return int(getattr(self, caller))
+
+
+R = Row
+
+# fmt: off
+MATRIX: list[Row] = [
+    #  route                                                          clin  adv  pat  aud anon  out
+    R("POST /api/v1/dps/plans",                                       201, 403, 403, 403, 401, 201),
+    R("GET /api/v1/dps/plans",                                        200, 403, 403, 403, 401, 200),
+    R("POST /api/v1/dps/plans/search",                                200, 403, 403, 403, 401, 200),
+    R("GET /api/v1/dps/plans/{plan_id}",                              200, 403, 403, 403, 401, 404),
+    R("PATCH /api/v1/dps/plans/{plan_id}",                            200, 403, 403, 403, 401, 404),
+    R("POST /api/v1/dps/plans/{plan_id}/goals",                       201, 403, 403, 403, 401, 404),
+    R("GET /api/v1/dps/plans/{plan_id}/goals/{goal_id}",              200, 403, 403, 403, 401, 404),
+    R("PATCH /api/v1/dps/plans/{plan_id}/goals/{goal_id}",            200, 403, 403, 403, 401, 404),
+    R("POST /api/v1/dps/plans/{plan_id}/goals/{goal_id}/notes",       201, 403, 403, 403, 401, 404),
+    R("POST /api/v1/dps/plans/{plan_id}/activities",                  201, 403, 403, 403, 401, 404),
+    R("GET /api/v1/dps/plans/{plan_id}/activities/{activity_id}",     200, 403, 403, 403, 401, 404),
+    R("PATCH /api/v1/dps/plans/{plan_id}/activities/{activity_id}",   200, 403, 403, 403, 401, 404),
+    R("POST /api/v1/dps/plans/{plan_id}/team",                        201, 403, 403, 403, 401, 404),
+    R("POST /api/v1/nav/plans",                                       403, 201, 403, 403, 401, 201),
+    R("GET /api/v1/nav/plans",                                        403, 200, 403, 403, 401, 200),
+    R("POST /api/v1/nav/plans/search",                                403, 200, 403, 403, 401, 200),
+    R("GET /api/v1/nav/plans/{plan_id}",                              403, 200, 403, 403, 401, 404),
+    R("PATCH /api/v1/nav/plans/{plan_id}",                            403, 200, 403, 403, 401, 404),
+    R("POST /api/v1/nav/plans/{plan_id}/goals",                       403, 201, 403, 403, 401, 404),
+    R("GET /api/v1/nav/plans/{plan_id}/goals/{goal_id}",              403, 200, 403, 403, 401, 404),
+    R("PATCH /api/v1/nav/plans/{plan_id}/goals/{goal_id}",            403, 200, 403, 403, 401, 404),
+    R("POST /api/v1/nav/plans/{plan_id}/goals/{goal_id}/notes",       403, 201, 403, 403, 401, 404),
+    R("POST /api/v1/nav/plans/{plan_id}/activities",                  403, 201, 403, 403, 401, 404),
+    R("GET /api/v1/nav/plans/{plan_id}/activities/{activity_id}",     403, 200, 403, 403, 401, 404),
+    R("PATCH /api/v1/nav/plans/{plan_id}/activities/{activity_id}",   403, 200, 403, 403, 401, 404),
+    R("POST /api/v1/nav/plans/{plan_id}/team",                        403, 201, 403, 403, 401, 404),
+    R("GET /api/v1/patient/plan",                                     403, 403, 200, 403, 401, 404),
+    R("POST /api/v1/patient/plan/goals",                              403, 403, 201, 403, 401, 404),
+    R("POST /api/v1/patient/plan/goals/{goal_id}/notes",              403, 403, 201, 403, 401, 404),
+]
+# fmt: on
+
+#: Served by the app but not patient data, so not part of the matrix.
+NOT_PATIENT_DATA = frozenset({"/healthz", "/readyz", "/metrics"})
+
+PROBLEM_JSON = "application/problem+json"
+
+
+# --- what each route needs ---------------------------------------------------------------------
+
+
+@dataclass
+class Ctx:
+    client: httpx.AsyncClient
+    world: World
+    side: str  # "dps" | "nav" for the shared plan routes, "patient" for the patient's own
+
+    @property
+    def owner(self) -> Actor:
+        """The side that builds the test data: the route's own side (DPS for patient routes)."""
+        return self.world.advisor if self.side == "nav" else self.world.clinician
+
+    @property
+    def owner_side(self) -> str:
+        return "nav" if self.side == "nav" else "dps"
+
+    @property
+    def base(self) -> str:
+        return f"/api/v1/{self.owner_side}/plans"
+
+    @property
+    def goal_domain(self) -> str:
+        return "work" if self.side == "nav" else "treatment"
+
+    @property
+    def activity_kind(self) -> str:
+        return "work_training" if self.side == "nav" else "therapy"
+
+    @property
+    def team_role(self) -> str:
+        return "nav_advisor" if self.side == "nav" else "clinician"
+
+    @property
+    def own_unit(self) -> str:
+        return self.world.nav_office if self.side == "nav" else self.world.dps_unit
+
+    async def post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self.client.post(url, json=body, headers=self.owner.headers)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    async def etag(self, url: str) -> str:
+        response = await self.client.get(url, headers=self.owner.headers)
+        assert response.status_code == 200, response.text
+        return response.headers["etag"]
+
+    async def plan(self) -> str:
+        return str((await create_plan(self.client, self.world))["id"])
+
+    async def goal(self, plan_id: str) -> str:
+        body = {"domain": self.goal_domain, "title": "Fast jobb innen ett år"}
+        return str((await self.post(f"{self.base}/{plan_id}/goals", body))["id"])
+
+    async def activity(self, plan_id: str, goal_id: str) -> str:
+        body = {"goal_id": goal_id, "kind": self.activity_kind, "title": "Ukentlig oppfølging"}
+        return str((await self.post(f"{self.base}/{plan_id}/activities", body))["id"])
+
+
+@dataclass
+class Call:
+    """One request of the route under test, and what a 2xx answer must show."""
+
+    url: str
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    plan_id: str | None = None  # the world's plan, when there is one
+    #: Runs on a 2xx answer; ``insider`` is False for an out-of-scope caller.
+    check: Callable[[httpx.Response, Actor, bool], None] | None = None
+
+
+Scenario = Callable[[Ctx], Awaitable[Call]]
+
+
+def _lists_plan(plan_id: str) -> Callable[[httpx.Response, Actor, bool], None]:
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        listed = {item["id"] for item in response.json()["items"]}
+        assert (plan_id in listed) is insider, (plan_id, listed)
+
+    return check
+
+
+def _is(key: str, value: Any) -> Callable[[httpx.Response, Actor, bool], None]:
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        assert response.json()[key] == value, response.json()
+
+    return check
+
+
+async def s_create_plan(ctx: Ctx) -> Call:
+    other_unit = "dps_unit" if ctx.side == "nav" else "nav_office"
+    other_value = ctx.world.dps_unit if ctx.side == "nav" else ctx.world.nav_office
+    body = {
+        "patient": {"nid": ctx.world.nid, "name": "Ola Pasient"},
+        other_unit: other_value,
+        "title": "Tilbake i arbeid",
+    }
+
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        # The caller's own unit was left out: the plan lands in the caller's organisation.
+        own_column = "nav_office" if ctx.side == "nav" else "dps_unit"
+        assert response.json()[own_column] == actor.org
+        assert response.headers["location"] == f"{ctx.base}/{response.json()['id']}"
+        assert response.headers["etag"] == '"1"'
+
+    return Call(ctx.base, body, check=check)
+
+
+async def s_list_plans(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    return Call(f"{ctx.base}?limit=200", plan_id=plan_id, check=_lists_plan(plan_id))
+
+
+async def s_search_plans(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    body = {"nid": ctx.world.nid}
+    return Call(f"{ctx.base}/search", body, plan_id=plan_id, check=_lists_plan(plan_id))
+
+
+async def s_read_plan(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    return Call(f"{ctx.base}/{plan_id}", plan_id=plan_id, check=_is("id", plan_id))
+
+
+async def s_update_plan(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    url = f"{ctx.base}/{plan_id}"
+    if_match = {"If-Match": await ctx.etag(url)}
+    body = {"title": "Tilbake i arbeid, steg to"}
+    return Call(url, body, if_match, plan_id, check=_is("version", 2))
+
+
+async def s_create_goal(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    body = {"domain": ctx.goal_domain, "title": "Fullføre kurs", "description": "Høsten"}
+    return Call(f"{ctx.base}/{plan_id}/goals", body, plan_id=plan_id, check=_is("status", "active"))
+
+
+async def s_read_goal(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    goal_id = await ctx.goal(plan_id)
+    url = f"{ctx.base}/{plan_id}/goals/{goal_id}"
+    return Call(url, plan_id=plan_id, check=_is("id", goal_id))
+
+
+async def s_update_goal(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    url = f"{ctx.base}/{plan_id}/goals/{await ctx.goal(plan_id)}"
+    if_match = {"If-Match": await ctx.etag(url)}
+    return Call(url, {"status": "on_hold"}, if_match, plan_id, check=_is("status", "on_hold"))
+
+
+async def s_add_note(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    url = f"{ctx.base}/{plan_id}/goals/{await ctx.goal(plan_id)}/notes"
+    body = {"text": "Godt møte i dag.", "visibility": "shared"}
+    return Call(url, body, plan_id=plan_id, check=_is("visibility", "shared"))
+
+
+async def s_create_activity(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    goal_id = await ctx.goal(plan_id)
+    body = {"goal_id": goal_id, "kind": ctx.activity_kind, "title": "Oppstart", "status": "planned"}
+    url = f"{ctx.base}/{plan_id}/activities"
+    return Call(url, body, plan_id=plan_id, check=_is("responsible_side", ctx.owner_side))
+
+
+async def s_read_activity(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    activity_id = await ctx.activity(plan_id, await ctx.goal(plan_id))
+    url = f"{ctx.base}/{plan_id}/activities/{activity_id}"
+    return Call(url, plan_id=plan_id, check=_is("id", activity_id))
+
+
+async def s_update_activity(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    activity_id = await ctx.activity(plan_id, await ctx.goal(plan_id))
+    url = f"{ctx.base}/{plan_id}/activities/{activity_id}"
+    if_match = {"If-Match": await ctx.etag(url)}
+    body = {"status": "in_progress"}
+    return Call(url, body, if_match, plan_id, check=_is("status", "in_progress"))
+
+
+async def s_add_team_member(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    body = {"sub": unique("member"), "name": "Per Team", "role": ctx.team_role, "org": ctx.own_unit}
+    return Call(
+        f"{ctx.base}/{plan_id}/team", body, plan_id=plan_id, check=_is("side", ctx.owner_side)
+    )
+
+
+async def s_patient_read_plan(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    return Call("/api/v1/patient/plan", plan_id=plan_id, check=_is("id", plan_id))
+
+
+async def s_patient_propose_goal(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    body = {"domain": "education", "title": "Ta fagbrev"}
+    return Call(
+        "/api/v1/patient/plan/goals", body, plan_id=plan_id, check=_is("status", "proposed")
+    )
+
+
+async def s_patient_add_note(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    goal_id = await ctx.goal(plan_id)
+    url = f"/api/v1/patient/plan/goals/{goal_id}/notes"
+    return Call(url, {"text": "Det går bedre nå."}, plan_id=plan_id, check=_is("goal_id", goal_id))
+
+
+#: Keyed by route with the side written as ``{side}``: DPS and NAV share the plan routes.
+SCENARIOS: dict[str, Scenario] = {
+    "POST /api/v1/{side}/plans": s_create_plan,
+    "GET /api/v1/{side}/plans": s_list_plans,
+    "POST /api/v1/{side}/plans/search": s_search_plans,
+    "GET /api/v1/{side}/plans/{plan_id}": s_read_plan,
+    "PATCH /api/v1/{side}/plans/{plan_id}": s_update_plan,
+    "POST /api/v1/{side}/plans/{plan_id}/goals": s_create_goal,
+    "GET /api/v1/{side}/plans/{plan_id}/goals/{goal_id}": s_read_goal,
+    "PATCH /api/v1/{side}/plans/{plan_id}/goals/{goal_id}": s_update_goal,
+    "POST /api/v1/{side}/plans/{plan_id}/goals/{goal_id}/notes": s_add_note,
+    "POST /api/v1/{side}/plans/{plan_id}/activities": s_create_activity,
+    "GET /api/v1/{side}/plans/{plan_id}/activities/{activity_id}": s_read_activity,
+    "PATCH /api/v1/{side}/plans/{plan_id}/activities/{activity_id}": s_update_activity,
+    "POST /api/v1/{side}/plans/{plan_id}/team": s_add_team_member,
+    "GET /api/v1/patient/plan": s_patient_read_plan,
+    "POST /api/v1/patient/plan/goals": s_patient_propose_goal,
+    "POST /api/v1/patient/plan/goals/{goal_id}/notes": s_patient_add_note,
+}
+
+
+def scenario_for(row: Row) -> Scenario:
+    key = row.route.replace("/api/v1/dps/", "/api/v1/{side}/").replace(
+        "/api/v1/nav/", "/api/v1/{side}/"
+    )
+    return SCENARIOS[key]
+
+
+def caller_for(world: World, row: Row, caller: str) -> Actor | None:
+    outsiders = {
+        "clinician": world.other_clinician,
+        "nav_advisor": world.other_advisor,
+        "patient": world.other_patient,
+    }
+    return {
+        "clinician": world.clinician,
+        "nav_advisor": world.advisor,
+        "patient": world.patient,
+        "auditor": world.auditor,
+        "no_token": None,
+        "out_of_scope": outsiders[row.role],
+    }[caller]
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers
+    body: dict[str, Any] = response.json()
+    assert isinstance(body.get("type"), str), body
+    assert body["type"]
+    assert isinstance(body.get("title"), str), body
+    assert body["title"]
+    assert body.get("status") == status, body
+    return body
+
+
+async def owner_snapshot(client: httpx.AsyncClient, world: World, plan_id: str | None) -> Any:
+    """What the plan's owners can see: a denied call must change none of it."""
+    seen: list[Any] = []
+    for actor, side in ((world.clinician, "dps"), (world.advisor, "nav")):
+        response = await client.post(
+            f"/api/v1/{side}/plans/search", json={"nid": world.nid}, headers=actor.headers
+        )
+        assert response.status_code == 200, response.text
+        seen.append(response.json())
+    if plan_id is not None:
+        response = await client.get(f"/api/v1/dps/plans/{plan_id}", headers=world.clinician.headers)
+        assert response.status_code == 200, response.text
+        seen.append((response.headers["etag"], response.json()))
+    return seen
+
+
+async def send(
+    client: httpx.AsyncClient, row: Row, call: Call, url: str, actor: Actor | None
+) -> httpx.Response:
+    headers = dict(call.headers)
+    if actor is not None:
+        headers.update(actor.headers)
+    return await client.request(row.method, url, json=call.body, headers=headers)
+
+
+# --- the matrix ----------------------------------------------------------------------------------
+
+
+CASES = [
+    pytest.param(row, caller, id=f"{row.route} as {caller}") for row in MATRIX for caller in CALLERS
+]
+
+
+@pytest.mark.parametrize(("row", "caller"), CASES)
+async def test_role_matrix(client: httpx.AsyncClient, world: World, row: Row, caller: str) -> None:
+    side = row.audience
+    call = await scenario_for(row)(Ctx(client, world, side))
+    actor = caller_for(world, row, caller)
+    expected = row.expected(caller)
+    before = None if expected < 400 else await owner_snapshot(client, world, call.plan_id)
+
+    response = await send(client, row, call, call.url, actor)
+
+    assert response.status_code == expected, (row.route, caller, response.text)
+    if expected < 400:
+        assert call.check is not None
+        assert actor is not None
+        call.check(response, actor, caller != "out_of_scope")
+        return
+    body = assert_problem(response, expected)
+    if expected == 401:
+        assert response.headers["www-authenticate"].lower().startswith("bearer")
+    assert await owner_snapshot(client, world, call.plan_id) == before, "a denied call changed data"
+    if expected == 404 and call.plan_id is not None and call.plan_id in call.url:
+        # Out of scope reads exactly like a plan that does not exist.
+        missing = await send(
+            client, row, call, call.url.replace(call.plan_id, str(uuid.uuid4())), actor
+        )
+        assert missing.status_code == 404
+        assert assert_problem(missing, 404) == body
+
+
+# --- the table against the app -------------------------------------------------------------------
+
+
+def served_routes(app: FastAPI) -> set[str]:
+    """Every ``METHOD /path`` the app answers with a FastAPI route, patient data or not."""
+    routes: set[str] = set()
+    for context in iter_route_contexts(app.routes):
+        if not isinstance(context.original_route, APIRoute):
+            continue  # the docs pages and openapi.json are plain Starlette routes
+        assert context.path is not None
+        for method in context.methods or ():
+            routes.add(f"{method} {context.path}")
+    return routes
+
+
+def test_table_names_every_route(app: FastAPI) -> None:
+    served = {r for r in served_routes(app) if r.split(" ", 1)[1] not in NOT_PATIENT_DATA}
+    named = {row.route for row in MATRIX}
+    assert sorted(served - named) == [], "routes the role matrix does not name"
+    assert sorted(named - served) == [], "routes in the role matrix the app does not serve"
+
+
+def test_table_is_well_formed() -> None:
+    routes = [row.route for row in MATRIX]
+    assert len(routes) == len(set(routes)), "a route is named twice"
+    for row in MATRIX:
+        assert row.method in {"GET", "POST", "PATCH", "PUT", "DELETE"}, row.route
+        assert scenario_for(row) is not None
+        allowed = [c for c in CALLERS[:4] if row.expected(c) < 400]
+        assert allowed == [row.role], row.route
+        assert {row.expected(c) for c in CALLERS[:4] if c != row.role} == {403}, row.route
+        assert row.no_token == 401, row.route
+
+
+# --- outside the table: authentication comes before everything else ------------------------------
+
+
+PATCH_ROWS = [row for row in MATRIX if row.method == "PATCH"]
+
+
+@pytest.mark.parametrize("row", PATCH_ROWS, ids=[row.route for row in PATCH_ROWS])
+@pytest.mark.parametrize("caller", ["no_token", "patient"])
+async def test_patch_without_if_match_is_refused_by_role_first(
+    client: httpx.AsyncClient, world: World, row: Row, caller: str
+) -> None:
+    """A missing If-Match is a 428 only for a caller allowed to try: 401/403 come first."""
+    call = await scenario_for(row)(Ctx(client, world, row.audience))
+    response = await send(
+        client, row, Call(call.url, call.body), call.url, caller_for(world, row, caller)
+    )
+    assert_problem(response, row.expected(caller))

@@ -6,6 +6,8 @@ nothing one test writes is in another test's scope.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -26,12 +28,18 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedded_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    # A short path: PostgreSQL's Unix socket path must stay under ~100 bytes.
-    pg = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "d")
+def embedded_pg() -> Iterator[EmbeddedPostgres]:
+    # Outside pytest's basetemp: as root, pgserver runs postgres as another user, and pytest
+    # resets its temp root to 0700 whenever a session starts. A short path, too: the Unix
+    # socket path must stay under ~100 bytes.
+    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="cwpg"))
+    pg = EmbeddedPostgres(root / "d")
     pg.start()
-    yield pg
-    pg.stop()
+    try:
+        yield pg
+    finally:
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -60,9 +60,9 @@ def serve(
         url = embedded.start()
         typer.echo("migrating to head ...", err=True)
         migrate.upgrade(url)
-        # Workers inherit the database this process owns; dev auth stays as the embedded default.
+        # Workers inherit the database this process owns (and so the embedded defaults).
         os.environ["CAREWORK_DATABASE_URL"] = url
-        os.environ.setdefault("CAREWORK_DEV_AUTH", "1" if settings.dev_auth_enabled else "0")
+        os.environ["CAREWORK_DATABASE_IS_EMBEDDED"] = "1"
         # A single worker runs in this process: its app must see that URL too, not a cached
         # "no database" that would make its lifespan open (and later stop) the server again.
         get_settings.cache_clear()

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default_factory=default_data_dir)
     dev_auth: bool | None = None
+    # Set by `carework serve` for its workers: the URL names the embedded server it owns.
+    database_is_embedded: bool = False
     issuers: list[TrustedIssuer] = Field(default_factory=list)
     # A single production issuer may also be given in flat variables.
     jwt_issuer: str | None = None
@@ -56,7 +58,7 @@ class Settings(BaseSettings):
 
     @property
     def embedded(self) -> bool:
-        return self.database_url is None
+        return self.database_url is None or self.database_is_embedded
 
     @property
     def dev_auth_enabled(self) -> bool:

@@ -2,6 +2,7 @@
 
 CareworkError
 ├── Unauthorized          401  no valid bearer token
+│   └── MissingCredentials     none was sent
 ├── Forbidden             403  right plan, wrong role or side (e.g. editing the other side's goal)
 ├── NotFound              404  missing *or out of scope*: no one learns that a plan exists
 ├── Conflict              409  the state forbids it (status machine, a second open plan)
@@ -31,6 +32,10 @@ class CareworkError(Exception):
 
 class Unauthorized(CareworkError):
     status, title, slug = 401, "Unauthorized", "unauthorized"
+
+
+class MissingCredentials(Unauthorized):
+    """No token at all: the challenge carries no error code (RFC 6750 section 3.1)."""
 
 
 class Forbidden(CareworkError):

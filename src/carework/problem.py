@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from carework.errors import CareworkError, Unauthorized
+from carework.errors import CareworkError, MissingCredentials, Unauthorized
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://carework.example/problems/"
@@ -75,11 +75,11 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _carework_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, CareworkError)
-    headers = (
-        {"WWW-Authenticate": 'Bearer error="invalid_token"'}
-        if isinstance(exc, Unauthorized)
-        else None
-    )
+    headers = None
+    if isinstance(exc, MissingCredentials):
+        headers = {"WWW-Authenticate": 'Bearer realm="carework"'}
+    elif isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": 'Bearer realm="carework", error="invalid_token"'}
     return problem_response(
         exc.status, exc.detail, slug=exc.slug, title=exc.title, headers=headers, **exc.extensions
     )

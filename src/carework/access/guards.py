@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from carework.access.policy import ensure_role
 from carework.auth.principal import Principal
 from carework.auth.tokens import TokenVerifier
-from carework.errors import Unauthorized
+from carework.errors import MissingCredentials
 from carework.vocab import Role
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from a trusted issuer.")
@@ -21,7 +21,7 @@ async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("A bearer token is required.")
+        raise MissingCredentials("A bearer token is required.")
     verifier: TokenVerifier = request.app.state.verifier
     principal = await verifier.verify(credentials.credentials)
     request.state.principal = principal

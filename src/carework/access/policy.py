@@ -75,14 +75,22 @@ def owner_of(domain: GoalDomain | str) -> Side:
     return OWNER_OF_DOMAIN[GoalDomain(domain)]
 
 
-def own_unit_column(principal: Principal) -> str:
-    """The plan column that names the caller's organisation: ``dps_unit`` or ``nav_office``."""
+def units_for_new_plan(
+    principal: Principal, dps_unit: str | None, nav_office: str | None
+) -> tuple[str | None, str | None]:
+    """A plan is created in the caller's own unit (or office): the caller's side may leave it
+    out, and naming another one is 403 — no one opens plans in someone else's unit."""
     side = side_of(principal)
+    if side is Side.patient:
+        raise Forbidden("Patients do not create plans.")
+    own = dps_unit if side is Side.dps else nav_office
+    if own is not None and own != principal.org:
+        raise Forbidden(
+            f"Plans are created in your own {'unit' if side is Side.dps else 'office'}."
+        )
     if side is Side.dps:
-        return "dps_unit"
-    if side is Side.nav:
-        return "nav_office"
-    raise Forbidden("Only DPS and NAV belong to a unit or office.")
+        return principal.org, nav_office
+    return dps_unit, principal.org
 
 
 # --- object scope -------------------------------------------------------------------------

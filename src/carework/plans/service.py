@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework import consent
-from carework.access.policy import View, own_unit_column, side_of, view_for
+from carework.access.policy import View, side_of, units_for_new_plan, view_for
 from carework.activities.models import Activity
 from carework.auth.principal import Principal
 from carework.concurrency import ensure_version
@@ -87,17 +87,15 @@ async def _upsert_patient(session: AsyncSession, nid: str, name: str) -> uuid.UU
 
 async def create_plan(session: AsyncSession, principal: Principal, body: PlanCreate) -> PlanView:
     side = side_of(principal)
-    units = {"dps_unit": body.dps_unit, "nav_office": body.nav_office}
-    units[own_unit_column(principal)] = units[own_unit_column(principal)] or principal.org
-    if units["dps_unit"] is None or units["nav_office"] is None:
-        missing = "dps_unit" if units["dps_unit"] is None else "nav_office"
-        raise RuleViolation(f"Name the plan's {missing}.")
+    dps_unit, nav_office = units_for_new_plan(principal, body.dps_unit, body.nav_office)
+    if dps_unit is None or nav_office is None:
+        raise RuleViolation(f"Name the plan's {'dps_unit' if dps_unit is None else 'nav_office'}.")
     patient_id = await _upsert_patient(session, body.patient.nid, body.patient.name)
     plan = Plan(
         id=uuid.uuid4(),
         patient_id=patient_id,
-        dps_unit=units["dps_unit"],
-        nav_office=units["nav_office"],
+        dps_unit=dps_unit,
+        nav_office=nav_office,
         title=body.title,
         main_goal=body.main_goal,
         status=body.status,

@@ -1,0 +1,121 @@
+"""Small helpers for the domain behaviour tests: URLs per side, writes that return the ETag,
+and a check that an error is an RFC 9457 problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.factories import Actor, World, create_plan, make_nid
+
+PROBLEM = "application/problem+json"
+
+SIDE_OF_ROLE = {"clinician": "dps", "nav_advisor": "nav"}
+
+
+def base(actor: Actor) -> str:
+    """The audience router for this actor: ``/api/v1/dps`` or ``/api/v1/nav``."""
+    return f"/api/v1/{SIDE_OF_ROLE[actor.role]}/plans"
+
+
+def plan_url(actor: Actor, plan_id: str) -> str:
+    return f"{base(actor)}/{plan_id}"
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is ``status`` and an RFC 9457 problem body saying so."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM), response.headers
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("https://")
+    assert body["title"]
+    return body
+
+
+def assert_created(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def plan_for_new_patient(
+    client: httpx.AsyncClient, world: World, *, status: str = "active", **extra: Any
+) -> dict[str, Any]:
+    """A plan in the world's unit and office for a patient other than ``world.nid``."""
+    return await create_plan(
+        client, world, status=status, patient={"nid": make_nid(), "name": "Per Pasient"}, **extra
+    )
+
+
+async def read_plan(client: httpx.AsyncClient, actor: Actor, plan_id: str) -> dict[str, Any]:
+    response = await client.get(plan_url(actor, plan_id), headers=actor.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def read_patient_plan(client: httpx.AsyncClient, patient: Actor) -> dict[str, Any]:
+    response = await client.get("/api/v1/patient/plan", headers=patient.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def add_goal(
+    client: httpx.AsyncClient, actor: Actor, plan_id: str, domain: str, **fields: Any
+) -> dict[str, Any]:
+    body = {"domain": domain, "title": f"{domain} goal", **fields}
+    response = await client.post(
+        f"{plan_url(actor, plan_id)}/goals", json=body, headers=actor.headers
+    )
+    goal = assert_created(response)
+    assert response.headers["etag"] == f'"{goal["version"]}"'
+    return goal
+
+
+async def propose_goal(
+    client: httpx.AsyncClient, patient: Actor, domain: str, title: str = "Mitt mål"
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/patient/plan/goals",
+        json={"domain": domain, "title": title},
+        headers=patient.headers,
+    )
+    return assert_created(response)
+
+
+async def add_activity(
+    client: httpx.AsyncClient, actor: Actor, plan_id: str, kind: str, **fields: Any
+) -> dict[str, Any]:
+    body = {"kind": kind, "title": f"{kind} activity", **fields}
+    response = await client.post(
+        f"{plan_url(actor, plan_id)}/activities", json=body, headers=actor.headers
+    )
+    activity = assert_created(response)
+    assert response.headers["etag"] == f'"{activity["version"]}"'
+    return activity
+
+
+async def add_note(
+    client: httpx.AsyncClient,
+    actor: Actor,
+    plan_id: str,
+    goal_id: str,
+    text: str,
+    visibility: str = "shared",
+) -> dict[str, Any]:
+    response = await client.post(
+        f"{plan_url(actor, plan_id)}/goals/{goal_id}/notes",
+        json={"text": text, "visibility": visibility},
+        headers=actor.headers,
+    )
+    return assert_created(response)
+
+
+async def patch(
+    client: httpx.AsyncClient, actor: Actor, url: str, version: int, body: dict[str, Any]
+) -> httpx.Response:
+    headers = {**actor.headers, "If-Match": f'"{version}"'}
+    return await client.patch(url, json=body, headers=headers)

@@ -3,7 +3,9 @@ and a check that an error is an RFC 9457 problem."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections import deque
+from collections.abc import Mapping, Set
+from typing import Any, TypeVar
 
 import httpx
 
@@ -12,6 +14,23 @@ from tests.factories import Actor, World, create_plan, make_nid
 PROBLEM = "application/problem+json"
 
 SIDE_OF_ROLE = {"clinician": "dps", "nav_advisor": "nav"}
+
+S = TypeVar("S")
+
+
+def shortest_path(transitions: Mapping[S, Set[S]], start: S, target: S) -> list[S]:
+    """The fewest status moves from ``start`` to ``target`` under a transition table."""
+    queue: deque[list[S]] = deque([[start]])
+    seen = {start}
+    while queue:
+        path = queue.popleft()
+        if path[-1] == target:
+            return path
+        for nxt in sorted(transitions[path[-1]], key=str):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append([*path, nxt])
+    raise AssertionError(f"{target} cannot be reached from {start}")
 
 
 def base(actor: Actor) -> str:

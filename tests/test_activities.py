@@ -3,7 +3,6 @@ links and ownership."""
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from tests.domain_helpers import (
     plan_for_new_patient,
     plan_url,
     read_plan,
+    shortest_path,
 )
 from tests.factories import Actor, World, create_plan
 
@@ -191,16 +191,6 @@ def test_activity_transition_table_matches_the_design() -> None:
     } == ACTIVITY_TRANSITIONS
 
 
-def _path_to(target: ActivityStatus) -> list[ActivityStatus]:
-    queue: deque[list[ActivityStatus]] = deque([[ActivityStatus.planned]])
-    while queue:
-        path = queue.popleft()
-        if path[-1] is target:
-            return path
-        queue.extend([*path, nxt] for nxt in sorted(ACTIVITY_TRANSITIONS[path[-1]]))
-    raise AssertionError(f"{target} cannot be reached")
-
-
 ACTIVITY_MOVES = [
     pytest.param(old, new, new in ACTIVITY_TRANSITIONS[old], id=f"{old.value}->{new.value}")
     for old in ActivityStatus
@@ -216,7 +206,7 @@ async def test_activity_status_moves(
     plan = await create_plan(client, world)
     activity = await add_activity(client, world.advisor, plan["id"], "benefit_follow_up")
     url = activity_url(world.advisor, plan["id"], activity["id"])
-    for step in _path_to(old)[1:]:
+    for step in shortest_path(ACTIVITY_TRANSITIONS, ActivityStatus.planned, old)[1:]:
         response = await patch(client, world.advisor, url, activity["version"], {"status": step})
         assert response.status_code == 200, response.text
         activity = response.json()

@@ -3,7 +3,6 @@ versions, and NAV's view that holds no treatment item without consent."""
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from tests.domain_helpers import (
     propose_goal,
     read_patient_plan,
     read_plan,
+    shortest_path,
 )
 from tests.factories import Actor, World, create_plan
 
@@ -226,16 +226,6 @@ def test_goal_transition_table_matches_the_design() -> None:
     } == GOAL_TRANSITIONS
 
 
-def _path(start: GoalStatus, target: GoalStatus) -> list[GoalStatus]:
-    queue: deque[list[GoalStatus]] = deque([[start]])
-    while queue:
-        path = queue.popleft()
-        if path[-1] is target:
-            return path
-        queue.extend([*path, nxt] for nxt in sorted(GOAL_TRANSITIONS[path[-1]]))
-    raise AssertionError(f"{target} cannot be reached from {start}")
-
-
 GOAL_MOVES = [
     pytest.param(old, new, new in GOAL_TRANSITIONS[old], id=f"{old.value}->{new.value}")
     for old in GoalStatus
@@ -254,7 +244,7 @@ async def test_goal_status_moves(
     else:
         goal = await add_goal(client, world.clinician, plan["id"], "treatment")
     url = goal_url(world.clinician, plan["id"], goal["id"])
-    for step in _path(GoalStatus(goal["status"]), old)[1:]:
+    for step in shortest_path(GOAL_TRANSITIONS, GoalStatus(goal["status"]), old)[1:]:
         response = await patch(client, world.clinician, url, goal["version"], {"status": step})
         assert response.status_code == 200, response.text
         goal = response.json()

@@ -3,7 +3,6 @@ machine, the coordinator, listing, search and the patient's own view."""
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from tests.domain_helpers import (
     propose_goal,
     read_patient_plan,
     read_plan,
+    shortest_path,
 )
 from tests.factories import Actor, World, create_plan, make_nid
 
@@ -156,17 +156,6 @@ async def test_a_new_plan_is_allowed_once_the_first_is_completed(client, world: 
 # --- status machine -----------------------------------------------------------------------
 
 
-def _path_to(target: PlanStatus) -> list[PlanStatus]:
-    """The shortest way to reach ``target`` from a newly created (draft) plan."""
-    queue: deque[list[PlanStatus]] = deque([[PlanStatus.draft]])
-    while queue:
-        path = queue.popleft()
-        if path[-1] is target:
-            return path
-        queue.extend([*path, nxt] for nxt in sorted(PLAN_TRANSITIONS[path[-1]]))
-    raise AssertionError(f"{target} cannot be reached")
-
-
 PLAN_MOVES = [
     pytest.param(old, new, new in PLAN_TRANSITIONS[old], id=f"{old.value}->{new.value}")
     for old in PlanStatus
@@ -190,7 +179,7 @@ async def test_plan_status_moves(
     client, world: World, old: PlanStatus, new: PlanStatus, allowed: bool
 ) -> None:
     plan = await create_plan(client, world, status="draft")
-    for step in _path_to(old)[1:]:
+    for step in shortest_path(PLAN_TRANSITIONS, PlanStatus.draft, old)[1:]:
         plan = await set_status(client, world.clinician, plan, step.value)
     url = plan_url(world.clinician, plan["id"])
     response = await patch(client, world.clinician, url, plan["version"], {"status": new.value})

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from carework import __version__
-from carework.api import dps, nav, patient
+from carework.api import audit, dps, nav, patient
 from carework.auth.tokens import TokenVerifier
 from carework.config import Settings, get_settings
 from carework.db.embedded import EmbeddedPostgres
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
-    for module in (dps, nav, patient):
+    for module in (dps, nav, patient, audit):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"], operation_id="healthz", include_in_schema=True)

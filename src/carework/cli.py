@@ -126,6 +126,44 @@ def dev_token(
     typer.echo(token)
 
 
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDir = None) -> None:
+    """Recompute every hash chain; exit 1 and name the first broken link if any."""
+    import asyncio
+    import json
+
+    from carework.audit.chain import verify
+    from carework.db.embedded import EmbeddedPostgres
+    from carework.db.session import make_engine, make_sessionmaker, unit_of_work
+
+    settings = _settings(data_dir)
+    embedded = EmbeddedPostgres(settings.pgdata) if settings.database_url is None else None
+    url = embedded.start() if embedded else settings.database_url.get_secret_value()  # type: ignore[union-attr]
+
+    async def run() -> dict[str, object]:
+        engine = make_engine(url, pool_size=1)
+        try:
+            async with unit_of_work(make_sessionmaker(engine)) as session:
+                result = await verify(session)
+        finally:
+            await engine.dispose()
+        return {"ok": result.ok, "events": result.events, "chains": result.chains,
+                "first_broken": result.first_broken}  # fmt: skip
+
+    try:
+        report = asyncio.run(run())
+    finally:
+        if embedded:
+            embedded.stop()
+    typer.echo(json.dumps(report))
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
 @app.command()
 def openapi(
     check: Annotated[

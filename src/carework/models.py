@@ -1,6 +1,8 @@
 """Every ORM model, imported in one place so Alembic's metadata is complete."""
 
 from carework.activities.models import Activity
+from carework.audit.models import AuditChainHead, AuditEvent
+from carework.consent.models import Consent
 from carework.db.base import Base
 from carework.goals.models import Goal
 from carework.notes.models import Note
@@ -8,4 +10,15 @@ from carework.patients.models import Patient
 from carework.plans.models import Plan
 from carework.team.models import CareTeamMember
 
-__all__ = ["Activity", "Base", "CareTeamMember", "Goal", "Note", "Patient", "Plan"]
+__all__ = [
+    "Activity",
+    "AuditChainHead",
+    "AuditEvent",
+    "Base",
+    "CareTeamMember",
+    "Consent",
+    "Goal",
+    "Note",
+    "Patient",
+    "Plan",
+]

@@ -72,5 +72,13 @@ class ConsentScope(StrEnum):
     treatment_notes = "treatment_notes"
 
 
+class ConsentEvidence(StrEnum):
+    """How the consent was given: by the patient's own login, or in person to a clinician."""
+
+    digital = "digital"
+    verbal = "verbal"
+    written = "written"
+
+
 def values(enum: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in enum)

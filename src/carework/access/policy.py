@@ -19,6 +19,7 @@ from carework.plans.models import Plan
 from carework.team.models import CareTeamMember
 from carework.vocab import (
     ActivityKind,
+    ConsentEvidence,
     ConsentScope,
     GoalDomain,
     Role,
@@ -144,6 +145,17 @@ def ensure_may_add_member(principal: Principal, member_role: Role) -> Side:
     if side_of(principal) is not member_side:
         raise Forbidden(f"Members on the {member_side.value.upper()} side are added by that side.")
     return member_side
+
+
+def ensure_may_grant_consent(principal: Principal, evidence: ConsentEvidence | None) -> None:
+    """The patient grants for themself; a clinician records a consent given in person.
+    NAV never grants. ``evidence`` None asks about revoking, which the same two may do."""
+    side = side_of(principal)
+    if side is Side.patient and evidence in (None, ConsentEvidence.digital):
+        return
+    if side is Side.dps and evidence in (None, ConsentEvidence.verbal, ConsentEvidence.written):
+        return
+    raise Forbidden("Only the patient, or a clinician recording it in person, decides consent.")
 
 
 def may_propose_only(principal: Principal) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from carework.access.policy import View, ensure_may_run_activity, ensure_owns
 from carework.activities.models import Activity
 from carework.activities.schemas import ActivityCreate, ActivityUpdate
+from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import ensure_version
 from carework.errors import Conflict, NotFound, RuleViolation
@@ -54,6 +55,7 @@ async def visible_activity(
         activity.responsible_side, await _goal_domain(session, activity.goal_id)
     ):
         raise NotFound("No such activity.")
+    touch(resource=("activity", activity.id))
     return activity
 
 
@@ -83,6 +85,7 @@ async def create_activity(
         created_by_sub=principal.sub,
     )
     session.add(activity)
+    touch(resource=("activity", activity.id))
     await session.flush()
     return activity
 

@@ -3,11 +3,14 @@
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Response
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.activities.models import Activity
 from carework.activities.schemas import ActivityRead
 from carework.concurrency import etag
+from carework.consent.models import Consent
+from carework.consent.schemas import ConsentRead
 from carework.db.session import request_session
 from carework.goals.schemas import GoalRead
 from carework.notes.schemas import NoteRead
@@ -102,6 +105,13 @@ def plan_read(schema: type[PlanReadT], view: PlanView) -> PlanReadT:
     ]
     data["consent"] = sorted(view.consent)
     return schema.model_validate(data)  # type: ignore[attr-defined,no-any-return]
+
+
+def consent_read(row: Row[Consent, bool]) -> ConsentRead:
+    consent, active = row
+    return ConsentRead.model_validate(
+        {**{c.key: getattr(consent, c.key) for c in Consent.__table__.columns}, "active": active}
+    )
 
 
 def plan_summary(plan: Plan, patient_name: str) -> PlanSummary:

@@ -1,10 +1,32 @@
 """``/api/v1/nav``: NAV advisors and NAV case systems. Treatment content only under consent."""
 
-from fastapi import APIRouter
+import uuid
+
+from fastapi import APIRouter, Depends
 
 from carework.access.guards import AdvisorPrincipal
+from carework.api._common import READ_ERRORS, Session
 from carework.api._plan_routes import plan_routes
+from carework.audit.http import audit_request
+from carework.consent import service as consent
+from carework.consent.schemas import ActiveConsent
 from carework.plans.schemas import NavPlanRead
 
-router = APIRouter(prefix="/api/v1/nav", tags=["nav"])
+router = APIRouter(
+    prefix="/api/v1/nav", tags=["nav"], dependencies=[Depends(audit_request, scope="function")]
+)
 router.include_router(plan_routes(side="nav", caller=AdvisorPrincipal, plan_schema=NavPlanRead))
+
+
+@router.get(
+    "/plans/{plan_id}/consent",
+    response_model=ActiveConsent,
+    operation_id="nav_read_active_consent",
+    responses=READ_ERRORS,
+    summary="Which consent scopes are active now (NAV reads, never grants)",
+)
+async def read_active_consent(
+    plan_id: uuid.UUID, principal: AdvisorPrincipal, session: Session
+) -> ActiveConsent:
+    scopes = await consent.active_for_plan(session, principal, plan_id)
+    return ActiveConsent(plan_id=plan_id, scopes=sorted(scopes))

@@ -2,18 +2,37 @@
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from carework.access.guards import PatientPrincipal
-from carework.api._common import READ_ERRORS, WRITE_ERRORS, Session, goal_read, plan_read, with_etag
+from carework.api._common import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    Session,
+    consent_read,
+    goal_read,
+    plan_read,
+    problems,
+    with_etag,
+)
+from carework.audit import service as audit
+from carework.audit.http import audit_request
+from carework.audit.schemas import AccessLog, AccessLogEntry
+from carework.consent import service as consent
+from carework.consent.schemas import ConsentList, ConsentRead, PatientConsentCreate
 from carework.goals import service as goals
 from carework.goals.schemas import GoalRead, PatientGoalProposal
 from carework.notes import service as notes
 from carework.notes.schemas import NoteRead, PatientNoteCreate
+from carework.pagination import Cursor, Limit
 from carework.plans import service as plans
 from carework.plans.schemas import PatientPlanRead
 
-router = APIRouter(prefix="/api/v1/patient", tags=["patient"])
+router = APIRouter(
+    prefix="/api/v1/patient",
+    tags=["patient"],
+    dependencies=[Depends(audit_request, scope="function")],
+)
 
 
 @router.get(
@@ -60,3 +79,58 @@ async def add_note(
 ) -> NoteRead:
     note = await notes.add_patient_note(session, principal, goal_id, body.text)
     return NoteRead.model_validate(note)
+
+
+@router.post(
+    "/consents",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ConsentRead,
+    operation_id="patient_grant_consent",
+    responses=WRITE_ERRORS,
+    summary="Let NAV see treatment goals (and notes), until revoked or valid_until",
+)
+async def grant_consent(
+    body: PatientConsentCreate, principal: PatientPrincipal, session: Session
+) -> ConsentRead:
+    return consent_read(await consent.grant_by_patient(session, principal, body))
+
+
+@router.get(
+    "/consents",
+    response_model=ConsentList,
+    operation_id="patient_list_consents",
+    responses=READ_ERRORS,
+    summary="My consents, active or not",
+)
+async def list_consents(principal: PatientPrincipal, session: Session) -> ConsentList:
+    return ConsentList(items=[consent_read(r) for r in await consent.list_own(session, principal)])
+
+
+@router.delete(
+    "/consents/{consent_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="patient_revoke_consent",
+    responses=problems(401, 403, 404),
+    summary="Revoke a consent; NAV loses sight from the next request on",
+)
+async def revoke_consent(
+    consent_id: uuid.UUID, principal: PatientPrincipal, session: Session
+) -> Response:
+    await consent.revoke_own(session, principal, consent_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/access-log",
+    response_model=AccessLog,
+    operation_id="patient_access_log",
+    responses=READ_ERRORS,
+    summary="Who read or changed my plan, newest first",
+)
+async def access_log(
+    principal: PatientPrincipal, session: Session, limit: Limit = 50, cursor: Cursor = None
+) -> AccessLog:
+    events, next_cursor = await audit.access_log(session, principal, limit=limit, cursor=cursor)
+    return AccessLog(
+        items=[AccessLogEntry.model_validate(e) for e in events], next_cursor=next_cursor
+    )

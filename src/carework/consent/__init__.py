@@ -1,18 +1,6 @@
 """Consent: what health information the patient lets NAV see.
 
-Recording consent is its own feature (grants, revocations, expiry); until it lands no consent
-exists, so ``active_scopes`` is empty and NAV's view holds no treatment item. Every read path
-already asks this function, so consent only has to answer here.
+The patient grants and revokes it; a clinician may record a consent given in person. NAV only
+reads which scopes are active. Whether a consent is active is decided in SQL against the
+database clock at each request, so a revocation or an expiry holds from the very next request.
 """
-
-from __future__ import annotations
-
-import uuid
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from carework.vocab import ConsentScope
-
-
-async def active_scopes(session: AsyncSession, plan_id: uuid.UUID) -> frozenset[ConsentScope]:
-    return frozenset()

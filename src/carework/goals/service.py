@@ -16,6 +16,7 @@ from carework.access.policy import (
     owner_of,
     side_of,
 )
+from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import ensure_version
 from carework.errors import Conflict, NotFound, RuleViolation
@@ -53,6 +54,7 @@ async def visible_goal(
     goal = (await session.execute(stmt)).scalar_one_or_none()
     if goal is None or not view.sees_goal(goal.domain):
         raise NotFound("No such goal.")
+    touch(resource=("goal", goal.id))
     return goal
 
 
@@ -94,6 +96,7 @@ async def _add_goal(
         created_by_sub=principal.sub,
     )
     session.add(goal)
+    touch(plan_id=plan_id, resource=("goal", goal.id))
     await session.flush()
     return goal
 

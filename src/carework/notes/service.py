@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import side_of
+from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.goals.service import visible_goal
 from carework.notes.models import Note
@@ -37,6 +38,7 @@ async def add_note(
         visibility=visibility.value,
     )
     session.add(note)
+    touch(resource=("note", note.id))
     await session.flush()
     return note
 

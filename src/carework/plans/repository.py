@@ -10,6 +10,7 @@ from sqlalchemy import Row, Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import plan_scope
+from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.errors import NotFound
 from carework.patients.models import Patient
@@ -30,6 +31,7 @@ async def get_plan(
     plan = (await session.execute(stmt)).scalar_one_or_none()
     if plan is None:
         raise NotFound("No such plan.")
+    touch(plan_id=plan.id)
     return plan
 
 
@@ -76,4 +78,5 @@ async def own_plan(session: AsyncSession, principal: Principal) -> Plan:
     plan = (await session.execute(stmt)).scalar_one_or_none()
     if plan is None:
         raise NotFound("You have no plan yet.")
+    touch(plan_id=plan.id)
     return plan

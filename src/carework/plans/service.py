@@ -12,11 +12,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carework import consent
 from carework.access.policy import View, side_of, units_for_new_plan, view_for
 from carework.activities.models import Activity
+from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import ensure_version
+from carework.consent.repository import active_scopes
 from carework.errors import Conflict, RuleViolation
 from carework.goals.models import Goal
 from carework.notes.models import Note
@@ -55,7 +56,7 @@ class PlanView:
 
 
 async def view_of(session: AsyncSession, principal: Principal, plan: Plan) -> View:
-    return view_for(principal, await consent.active_scopes(session, plan.id))
+    return view_for(principal, await active_scopes(session, plan.id))
 
 
 async def plan_for_reading(
@@ -103,6 +104,7 @@ async def create_plan(session: AsyncSession, principal: Principal, body: PlanCre
         created_by_sub=principal.sub,
     )
     session.add(plan)
+    touch(plan_id=plan.id, resource=("plan", plan.id))
     try:
         await session.flush()
     except IntegrityError as exc:

@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import ensure_may_add_member
+from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.errors import Conflict
 from carework.plans.service import plan_for_writing
@@ -40,4 +41,5 @@ async def add_member(
     member = (await session.execute(stmt)).scalar_one_or_none()
     if member is None:
         raise Conflict("This person is already on the care team.")
+    touch(resource=("team_member", member.id))
     return member

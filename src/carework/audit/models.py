@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Index, PrimaryKeyConstraint, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from carework.db.base import Base
+
+
+class AuditEvent(Base):
+    """Append-only and partition-ready: the time column leads the primary key, nothing
+    points at this table, and no index must span all partitions."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        PrimaryKeyConstraint("occurred_at", "id"),
+        Index("ix_audit_event_chain_seq", "chain", "seq"),
+        Index("ix_audit_event_plan_occurred", "plan_id", "occurred_at"),
+        Index("ix_audit_event_actor_occurred", "actor_sub", "occurred_at"),
+    )
+
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    id: Mapped[uuid.UUID] = mapped_column()
+    chain: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    actor_sub: Mapped[str | None] = mapped_column(String(128))
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    actor_role: Mapped[str | None] = mapped_column(String(32))
+    actor_org: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    status: Mapped[int] = mapped_column(SmallInteger)
+    plan_id: Mapped[uuid.UUID | None] = mapped_column()
+    resource_type: Mapped[str | None] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(64))
+    client_ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class AuditChainHead(Base):
+    """The last link of each chain: the lock appenders take, and what verification ends at
+    (so deleting the newest events is detected too)."""
+
+    __tablename__ = "audit_chain_head"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -470,6 +470,13 @@ async def test_if_match_protocol(client: httpx.AsyncClient, world: World, locate
     assert after.headers["etag"] == '"2"'
     assert after.json()["title"] == "Første endring" != title
 
+    # A list of tags matches when any of them is current (RFC 9110 13.1.1).
+    listed = await client.patch(
+        url, json={"title": "Fra en liste"}, headers={**auth, "If-Match": '"7", W/"9", "2"'}
+    )
+    assert listed.status_code == 200, listed.text
+    assert listed.headers["etag"] == '"3"'
+
 
 async def test_precondition_failures_change_nothing(
     client: httpx.AsyncClient, world: World

@@ -13,28 +13,34 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def if_match_version(
+#: The versions an If-Match header names; a change goes through if the current one is among them.
+Versions = frozenset[int]
+
+
+def if_match_versions(
     if_match: Annotated[
         str | None,
         Header(description='The ETag you last read, e.g. `"3"`. Required on every change.'),
     ] = None,
-) -> int:
+) -> Versions:
     if if_match is None or not if_match.strip():
         raise PreconditionRequired("Send If-Match with the ETag you last read.")
     tags = [tag.strip() for tag in if_match.split(",")]
     if "*" in tags:
         raise PreconditionRequired("If-Match must name a version, not *.")
-    for tag in tags:
-        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit():
-            return int(tag[1:-1])
-    raise PreconditionFailed("If-Match names no current version of this item.")
+    # Weak tags (W/"3") never match: If-Match uses strong comparison (RFC 9110 13.1.1).
+    return frozenset(
+        int(tag[1:-1])
+        for tag in tags
+        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit()
+    )
 
 
-ExpectedVersion = Annotated[int, Depends(if_match_version)]
+ExpectedVersion = Annotated[Versions, Depends(if_match_versions)]
 
 
-def ensure_version(current: int, expected: int) -> None:
-    if current != expected:
+def ensure_version(current: int, expected: Versions) -> None:
+    if current not in expected:
         raise PreconditionFailed(
             "Someone changed this item since you read it. Read it again and reapply your change.",
             current_etag=etag(current),

@@ -12,7 +12,7 @@ from carework.activities.models import Activity
 from carework.activities.schemas import ActivityCreate, ActivityUpdate
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.concurrency import ensure_version
+from carework.concurrency import Versions, ensure_version
 from carework.errors import Conflict, NotFound, RuleViolation
 from carework.goals.models import Goal
 from carework.plans.service import plan_for_reading, plan_for_writing
@@ -102,7 +102,7 @@ async def update_activity(
     principal: Principal,
     plan_id: uuid.UUID,
     activity_id: uuid.UUID,
-    expected_version: int,
+    expected_version: Versions,
     body: ActivityUpdate,
 ) -> Activity:
     _, view = await plan_for_writing(session, principal, plan_id)

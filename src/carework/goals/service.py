@@ -18,7 +18,7 @@ from carework.access.policy import (
 )
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.concurrency import ensure_version
+from carework.concurrency import Versions, ensure_version
 from carework.errors import Conflict, NotFound, RuleViolation
 from carework.goals.models import Goal
 from carework.goals.schemas import GoalCreate, GoalUpdate, PatientGoalProposal
@@ -132,7 +132,7 @@ async def update_goal(
     principal: Principal,
     plan_id: uuid.UUID,
     goal_id: uuid.UUID,
-    expected_version: int,
+    expected_version: Versions,
     body: GoalUpdate,
 ) -> GoalView:
     _, view = await plan_for_writing(session, principal, plan_id)

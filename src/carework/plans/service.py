@@ -16,7 +16,7 @@ from carework.access.policy import View, side_of, units_for_new_plan, view_for
 from carework.activities.models import Activity
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.concurrency import ensure_version
+from carework.concurrency import Versions, ensure_version
 from carework.consent.repository import active_scopes
 from carework.errors import Conflict, RuleViolation
 from carework.goals.models import Goal
@@ -203,7 +203,7 @@ async def update_plan(
     session: AsyncSession,
     principal: Principal,
     plan_id: uuid.UUID,
-    expected_version: int,
+    expected_version: Versions,
     body: PlanUpdate,
 ) -> PlanView:
     plan = await repository.get_plan(session, principal, plan_id, lock=True)

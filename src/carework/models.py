@@ -4,6 +4,7 @@ from carework.activities.models import Activity
 from carework.audit.models import AuditChainHead, AuditEvent
 from carework.consent.models import Consent
 from carework.db.base import Base
+from carework.feed.models import ChangeEvent
 from carework.goals.models import Goal
 from carework.notes.models import Note
 from carework.patients.models import Patient
@@ -16,6 +17,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "CareTeamMember",
+    "ChangeEvent",
     "Consent",
     "Goal",
     "Note",

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists, false, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
 from carework.auth.principal import Principal
+from carework.consent.repository import scope_active
 from carework.errors import Forbidden
 from carework.patients.models import Patient
 from carework.plans.models import Plan
@@ -202,3 +203,48 @@ class View:
 
 def view_for(principal: Principal, consent: frozenset[ConsentScope]) -> View:
     return View(side=side_of(principal), consent=consent)
+
+
+# --- the same rules for set-based reads (change feed, history) --------------------------------
+
+
+def goal_sensitivity(domain: GoalDomain | str) -> str:
+    """How a change to this item is classed in the change feed (see ``change_visible``)."""
+    return "treatment" if GoalDomain(domain) is GoalDomain.treatment else "general"
+
+
+def activity_sensitivity(responsible_side: Side | str, goal_domain: str | None) -> str:
+    treatment = Side(responsible_side) is Side.dps or (
+        goal_domain is not None and GoalDomain(goal_domain) is GoalDomain.treatment
+    )
+    return "treatment" if treatment else "general"
+
+
+def note_sensitivity(goal_domain: GoalDomain | str) -> str:
+    return "treatment_note" if GoalDomain(goal_domain) is GoalDomain.treatment else "general"
+
+
+def note_internal_to(visibility: Visibility | str, author_side: Side | str) -> str | None:
+    return Side(author_side).value if Visibility(visibility) is Visibility.internal else None
+
+
+def change_visible(principal: Principal) -> ColumnElement[bool]:
+    """SQL predicate on ``ChangeEvent``: the ``View`` rules, for reading events in bulk."""
+    from carework.feed.models import ChangeEvent  # the feed builds on this module
+
+    side = side_of(principal)
+    in_scope = ChangeEvent.plan_id.in_(select(Plan.id).where(plan_scope(principal)))
+    not_internal = or_(ChangeEvent.internal_to.is_(None), ChangeEvent.internal_to == side.value)
+    if side is not Side.nav:
+        return and_(in_scope, not_internal)
+    goals = scope_active(ChangeEvent.plan_id, ConsentScope.treatment_goals)
+    notes = and_(goals, scope_active(ChangeEvent.plan_id, ConsentScope.treatment_notes))
+    return and_(
+        in_scope,
+        not_internal,
+        or_(
+            ChangeEvent.sensitivity == "general",
+            and_(ChangeEvent.sensitivity == "treatment", goals),
+            and_(ChangeEvent.sensitivity == "treatment_note", notes),
+        ),
+    )

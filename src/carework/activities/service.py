@@ -7,13 +7,19 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carework.access.policy import View, ensure_may_run_activity, ensure_owns
+from carework.access.policy import (
+    View,
+    activity_sensitivity,
+    ensure_may_run_activity,
+    ensure_owns,
+)
 from carework.activities.models import Activity
 from carework.activities.schemas import ActivityCreate, ActivityUpdate
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
 from carework.errors import Conflict, NotFound, RuleViolation
+from carework.feed import outbox as feed
 from carework.goals.models import Goal
 from carework.plans.service import plan_for_reading, plan_for_writing
 from carework.vocab import ActivityStatus
@@ -87,6 +93,7 @@ async def create_activity(
     session.add(activity)
     touch(resource=("activity", activity.id))
     await session.flush()
+    await _record(session, principal, "activity.created", activity, [])
     return activity
 
 
@@ -125,4 +132,18 @@ async def update_activity(
         setattr(activity, field, value)
     activity.version += 1
     await session.flush()
+    await _record(session, principal, "activity.updated", activity, sorted(changes))
     return activity
+
+
+async def _record(
+    session: AsyncSession, principal: Principal, type: str, activity: Activity, changed: list[str]
+) -> None:
+    sensitivity = activity_sensitivity(
+        activity.responsible_side, await _goal_domain(session, activity.goal_id)
+    )
+    await feed.record(
+        session, principal, type=type, plan_id=activity.plan_id,
+        resource=("activity", activity.id), version=activity.version, sensitivity=sensitivity,
+        data={"kind": activity.kind, "status": activity.status, "changed": changed},
+    )  # fmt: skip

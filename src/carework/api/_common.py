@@ -12,6 +12,9 @@ from carework.concurrency import etag
 from carework.consent.models import Consent
 from carework.consent.schemas import ConsentRead
 from carework.db.session import request_session
+from carework.feed.models import ChangeEvent
+from carework.feed.schemas import Actor, ChangeEventRead
+from carework.feed.service import encode_cursor
 from carework.goals.schemas import GoalRead
 from carework.notes.schemas import NoteRead
 from carework.plans.models import Plan
@@ -111,6 +114,20 @@ def consent_read(row: Row[Consent, bool]) -> ConsentRead:
     consent, active = row
     return ConsentRead.model_validate(
         {**{c.key: getattr(consent, c.key) for c in Consent.__table__.columns}, "active": active}
+    )
+
+
+def change_read(event: ChangeEvent) -> ChangeEventRead:
+    return ChangeEventRead(
+        cursor=encode_cursor(event.tx_id, event.id),
+        type=event.type,
+        plan_id=event.plan_id,
+        resource_type=event.resource_type,
+        resource_id=event.resource_id,
+        version=event.version,
+        at=event.occurred_at,
+        actor=Actor(name=event.actor_name, role=event.actor_role),
+        data=event.data,
     )
 
 

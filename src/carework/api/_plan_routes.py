@@ -16,12 +16,15 @@ from carework.api._common import (
     WRITE_ERRORS,
     Session,
     activity_read,
+    change_read,
     goal_read,
     plan_read,
     plan_summary,
     with_etag,
 )
 from carework.concurrency import ExpectedVersion
+from carework.feed import service as feed
+from carework.feed.schemas import FeedPage, HistoryPage
 from carework.goals import service as goals
 from carework.goals.schemas import GoalCreate, GoalRead, GoalUpdate
 from carework.notes import service as notes
@@ -280,5 +283,40 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
     ) -> TeamMemberRead:
         member = await team.add_member(session, principal, plan_id, body)
         return TeamMemberRead.model_validate(member)
+
+    @router.get(
+        "/events",
+        response_model=FeedPage,
+        operation_id=op("read_change_feed"),
+        responses=READ_ERRORS,
+        summary="Changes to plans in the caller's scope, in a stable order, for integrations",
+    )
+    async def read_change_feed(
+        principal: caller,
+        session: Session,
+        after: str | None = Query(None, max_length=100, description="`next_cursor` from before."),
+        limit: Limit = 100,
+    ) -> FeedPage:
+        events, next_cursor = await feed.read_feed(session, principal, after=after, limit=limit)
+        return FeedPage(items=[change_read(e) for e in events], next_cursor=next_cursor)
+
+    @router.get(
+        "/plans/{plan_id}/history",
+        response_model=HistoryPage,
+        operation_id=op("read_plan_history"),
+        responses=READ_ERRORS,
+        summary="What changed in a plan, oldest first (what the caller may see)",
+    )
+    async def read_plan_history(
+        plan_id: uuid.UUID,
+        principal: caller,
+        session: Session,
+        limit: Limit = 100,
+        cursor: Cursor = None,
+    ) -> HistoryPage:
+        events, next_cursor = await feed.plan_history(
+            session, principal, plan_id, after=cursor, limit=limit
+        )
+        return HistoryPage(items=[change_read(e) for e in events], next_cursor=next_cursor)
 
     return router

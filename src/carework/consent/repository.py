@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, any_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from carework.consent.models import Consent
 from carework.vocab import ConsentScope
@@ -24,3 +25,16 @@ async def active_scopes(session: AsyncSession, plan_id: uuid.UUID) -> frozenset[
         select(func.unnest(Consent.scopes)).where(Consent.plan_id == plan_id, is_active())
     )
     return frozenset(ConsentScope(s) for s in rows)
+
+
+def scope_active(
+    plan_id: InstrumentedAttribute[uuid.UUID], scope: ConsentScope
+) -> ColumnElement[bool]:
+    """SQL: the plan has an active consent covering ``scope`` (for set-based reads)."""
+    return (
+        select(Consent.id)
+        .where(
+            Consent.plan_id == plan_id, literal(scope.value) == any_(Consent.scopes), is_active()
+        )
+        .exists()
+    )

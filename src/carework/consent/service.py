@@ -16,6 +16,7 @@ from carework.consent.models import Consent
 from carework.consent.repository import is_active
 from carework.consent.schemas import PatientConsentCreate, RecordedConsentCreate
 from carework.errors import NotFound, RuleViolation
+from carework.feed import outbox as feed
 from carework.plans import repository as plans
 from carework.plans.service import plan_for_reading, plan_for_writing
 from carework.vocab import ConsentEvidence, ConsentScope
@@ -45,6 +46,10 @@ async def _grant(
     session.add(consent)
     touch(resource=("consent", consent.id))
     await session.flush()
+    await feed.record(
+        session, principal, type="consent.granted", plan_id=plan_id,
+        resource=("consent", consent.id), data={"scopes": consent.scopes},
+    )  # fmt: skip
     return await _one(session, consent.id)
 
 
@@ -112,7 +117,7 @@ async def revoke(
     if found is None:
         raise NotFound("No such consent.")
     touch(resource=("consent", consent_id))
-    await session.execute(
+    revoked = await session.execute(
         update(Consent)
         .where(Consent.id == consent_id, Consent.revoked_at.is_(None))
         .values(
@@ -120,7 +125,14 @@ async def revoke(
             revoked_by_sub=principal.sub,
             revoked_by_role=principal.role.value,
         )
+        .returning(Consent.scopes)
     )
+    scopes = revoked.scalar_one_or_none()
+    if scopes is not None:  # a second revocation changes nothing, and records nothing
+        await feed.record(
+            session, principal, type="consent.revoked", plan_id=plan.id,
+            resource=("consent", consent_id), data={"scopes": scopes},
+        )  # fmt: skip
 
 
 async def revoke_own(session: AsyncSession, principal: Principal, consent_id: uuid.UUID) -> None:

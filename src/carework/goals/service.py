@@ -12,6 +12,7 @@ from carework.access.policy import (
     View,
     ensure_may_create_goal,
     ensure_owns,
+    goal_sensitivity,
     may_propose_only,
     owner_of,
     side_of,
@@ -20,6 +21,7 @@ from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
 from carework.errors import Conflict, NotFound, RuleViolation
+from carework.feed import outbox as feed
 from carework.goals.models import Goal
 from carework.goals.schemas import GoalCreate, GoalUpdate, PatientGoalProposal
 from carework.notes.models import Note
@@ -98,6 +100,11 @@ async def _add_goal(
     session.add(goal)
     touch(plan_id=plan_id, resource=("goal", goal.id))
     await session.flush()
+    await feed.record(
+        session, principal, type="goal.created", plan_id=plan_id, resource=("goal", goal.id),
+        version=goal.version, sensitivity=goal_sensitivity(goal.domain),
+        data={"domain": goal.domain, "status": goal.status},
+    )  # fmt: skip
     return goal
 
 
@@ -150,4 +157,9 @@ async def update_goal(
         setattr(goal, field, value)
     goal.version += 1
     await session.flush()
+    await feed.record(
+        session, principal, type="goal.updated", plan_id=plan_id, resource=("goal", goal.id),
+        version=goal.version, sensitivity=goal_sensitivity(goal.domain),
+        data={"domain": goal.domain, "status": goal.status, "changed": sorted(changes)},
+    )  # fmt: skip
     return await goal_view(session, view, goal)

@@ -6,9 +6,10 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carework.access.policy import side_of
+from carework.access.policy import note_internal_to, note_sensitivity, side_of
 from carework.audit.record import touch
 from carework.auth.principal import Principal
+from carework.feed import outbox as feed
 from carework.goals.service import visible_goal
 from carework.notes.models import Note
 from carework.plans import repository as plans
@@ -40,6 +41,12 @@ async def add_note(
     session.add(note)
     touch(resource=("note", note.id))
     await session.flush()
+    await feed.record(
+        session, principal, type="note.added", plan_id=plan_id, resource=("note", note.id),
+        sensitivity=note_sensitivity(goal.domain),
+        internal_to=note_internal_to(note.visibility, note.author_side),
+        data={"goal_id": str(goal.id), "visibility": note.visibility},
+    )  # fmt: skip
     return note
 
 

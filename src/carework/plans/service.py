@@ -19,6 +19,7 @@ from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
 from carework.consent.repository import active_scopes
 from carework.errors import Conflict, RuleViolation
+from carework.feed import outbox as feed
 from carework.goals.models import Goal
 from carework.notes.models import Note
 from carework.pagination import decode_cursor, encode_cursor
@@ -124,6 +125,10 @@ async def create_plan(session: AsyncSession, principal: Principal, body: PlanCre
         )
     )
     await session.flush()
+    await feed.record(
+        session, principal, type="plan.created", plan_id=plan.id, resource=("plan", plan.id),
+        version=plan.version, data={"status": plan.status},
+    )  # fmt: skip
     return await load_view(session, principal, plan)
 
 
@@ -232,6 +237,10 @@ async def update_plan(
         setattr(plan, field, value.value if isinstance(value, PlanStatus) else value)
     plan.version += 1
     await session.flush()
+    await feed.record(
+        session, principal, type="plan.updated", plan_id=plan.id, resource=("plan", plan.id),
+        version=plan.version, data={"changed": sorted(changes), "status": plan.status},
+    )  # fmt: skip
     return await load_view(session, principal, plan)
 
 

@@ -11,6 +11,7 @@ from carework.access.policy import ensure_may_add_member
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.errors import Conflict
+from carework.feed import outbox as feed
 from carework.plans.service import plan_for_writing
 from carework.team.models import CareTeamMember
 from carework.team.schemas import TeamMemberCreate
@@ -42,4 +43,8 @@ async def add_member(
     if member is None:
         raise Conflict("This person is already on the care team.")
     touch(resource=("team_member", member.id))
+    await feed.record(
+        session, principal, type="team.member_added", plan_id=plan.id,
+        resource=("team_member", member.id), data={"role": member.role, "side": member.side},
+    )  # fmt: skip
     return member

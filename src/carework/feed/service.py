@@ -1,0 +1,65 @@
+"""Read the outbox back: the integration feed and a plan's history."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carework.access.policy import change_visible
+from carework.auth.principal import Principal
+from carework.errors import RuleViolation
+from carework.feed.models import ChangeEvent
+from carework.plans.service import plan_for_reading
+
+
+def encode_cursor(tx_id: int, event_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{tx_id}:{event_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        tx_id, event_id = raw.split(":")
+        return int(tx_id), int(event_id)
+    except (ValueError, UnicodeDecodeError):
+        raise RuleViolation("The cursor is not one this feed issued.") from None
+
+
+async def read_feed(
+    session: AsyncSession, principal: Principal, *, after: str | None, limit: int
+) -> tuple[Sequence[ChangeEvent], str | None]:
+    # Transaction ids below the oldest running one have all ended: nothing can appear under them.
+    watermark = await session.scalar(
+        text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+    )
+    stmt = select(ChangeEvent).where(change_visible(principal), ChangeEvent.tx_id < int(watermark))
+    if after:
+        stmt = stmt.where(tuple_(ChangeEvent.tx_id, ChangeEvent.id) > tuple_(*decode_cursor(after)))
+    stmt = stmt.order_by(ChangeEvent.tx_id, ChangeEvent.id).limit(limit)
+    events = (await session.scalars(stmt)).all()
+    next_cursor = encode_cursor(events[-1].tx_id, events[-1].id) if events else after
+    return events, next_cursor
+
+
+async def plan_history(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    *,
+    after: str | None,
+    limit: int,
+) -> tuple[Sequence[ChangeEvent], str | None]:
+    plan, _ = await plan_for_reading(session, principal, plan_id)
+    stmt = select(ChangeEvent).where(ChangeEvent.plan_id == plan.id, change_visible(principal))
+    if after:
+        stmt = stmt.where(tuple_(ChangeEvent.tx_id, ChangeEvent.id) > tuple_(*decode_cursor(after)))
+    stmt = stmt.order_by(ChangeEvent.tx_id, ChangeEvent.id).limit(limit + 1)
+    events = (await session.scalars(stmt)).all()
+    if len(events) <= limit:
+        return events, None
+    events = events[:limit]
+    return events, encode_cursor(events[-1].tx_id, events[-1].id)

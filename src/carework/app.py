@@ -16,7 +16,9 @@ from carework.auth.tokens import TokenVerifier
 from carework.config import Settings, get_settings
 from carework.db.embedded import EmbeddedPostgres
 from carework.db.session import make_engine, make_sessionmaker
-from carework.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from carework.fhir import router as fhir
+from carework.logs import configure_logging
+from carework.middleware import AccessLogMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from carework.problem import install_problem_handlers
 
 log = logging.getLogger("carework")
@@ -32,6 +34,8 @@ a plan outside the caller's scope is 404. Errors are `application/problem+json` 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # Here too, not only in `carework serve`: each uvicorn worker process builds its own app.
+    configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,9 +73,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLogMiddleware)  # inside RequestIdMiddleware: the line has the id
     app.add_middleware(RequestIdMiddleware)
     for module in (dps, nav, patient, audit):
         app.include_router(module.router)
+    app.include_router(fhir.router)
 
     @app.get("/healthz", tags=["operations"], operation_id="healthz", include_in_schema=True)
     async def healthz() -> JSONResponse:

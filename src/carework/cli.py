@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 from pathlib import Path
@@ -45,20 +44,23 @@ def serve(
     data_dir: DataDir = None,
 ) -> None:
     """Run the service. Without DATABASE_URL an embedded PostgreSQL starts in the data dir."""
+    import structlog
     import uvicorn
 
     from carework.db import migrate
     from carework.db.embedded import EmbeddedPostgres
+    from carework.logs import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _exit_cleanly)
     settings = _settings(data_dir)
+    configure_logging(settings.log_level)
+    log = structlog.stdlib.get_logger("carework.cli")
     embedded: EmbeddedPostgres | None = None
     if settings.database_url is None:
         embedded = EmbeddedPostgres(settings.pgdata)
-        typer.echo(f"starting embedded PostgreSQL in {settings.pgdata} ...", err=True)
+        log.info("starting embedded postgresql", pgdata=str(settings.pgdata))
         url = embedded.start()
-        typer.echo("migrating to head ...", err=True)
+        log.info("migrating to head")
         migrate.upgrade(url)
         # Workers inherit the database this process owns (and so the embedded defaults).
         os.environ["CAREWORK_DATABASE_URL"] = url
@@ -76,10 +78,14 @@ def serve(
             proxy_headers=True,
             server_header=False,
             log_level=settings.log_level.lower(),
+            # Our JSON handler on the root logger formats uvicorn's lines too; the access line
+            # is carework's own (AccessLogMiddleware), without the query string.
+            log_config=None,
+            access_log=False,
         )
     finally:
         if embedded is not None:
-            typer.echo("stopping embedded PostgreSQL ...", err=True)
+            log.info("stopping embedded postgresql")
             embedded.stop()
 
 

@@ -1,13 +1,17 @@
-"""Pure ASGI middleware: a request id on every request, and a hard limit on body size."""
+"""Pure ASGI middleware: a request id on every request (and every log line it causes), one
+access log line per request, and a hard limit on body size."""
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
+import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from carework.logs import remember_request_id
 from carework.problem import problem_response
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -15,7 +19,11 @@ _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
 
 
 class RequestIdMiddleware:
-    """Accept a caller's X-Request-ID if it is harmless, else mint one; echo it back."""
+    """Accept a caller's X-Request-ID if it is harmless, else mint one; echo it back.
+
+    The id is bound in structlog's context for the request, so every line logged while it runs,
+    by structlog or the standard library, carries ``request_id``.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -33,7 +41,73 @@ class RequestIdMiddleware:
                 message.setdefault("headers", []).append((REQUEST_ID_HEADER, request_id))
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        with structlog.contextvars.bound_contextvars(request_id=request_id.decode()):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as exc:
+                remember_request_id(exc, request_id.decode())
+                raise
+
+
+_access_log = structlog.stdlib.get_logger("carework.access")
+# Whatever of the path is not a route template is what the caller typed: no long digit runs.
+_DIGIT_RUN = re.compile(r"\d{6,}")
+
+
+def _route_path(scope: Scope) -> str:
+    """The matched route's template (``/api/v1/dps/plans/{plan_id}``), never the values in it."""
+    path = str(scope["path"])
+    route = scope.get("route")
+    template = getattr(route, "path_format", None)
+    pattern = getattr(route, "path_regex", None)
+    if not isinstance(template, str) or not isinstance(pattern, re.Pattern):
+        return _DIGIT_RUN.sub("{digits}", path)[:200]
+    # A route in an included router (or under a mount) knows only its own part of the path;
+    # the part of the request path before it is the router's literal prefix.
+    own_part = re.search(pattern.pattern.removeprefix("^"), path)
+    prefix = path[: own_part.start()] if own_part else ""
+    return _DIGIT_RUN.sub("{digits}", prefix)[:200] + template
+
+
+class AccessLogMiddleware:
+    """One ``carework.access`` line per request: method, route template, status, duration, client.
+
+    No headers, no body, no query string. Runs inside ``RequestIdMiddleware`` so the line
+    carries the request id.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: int | None = None
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        except Exception:
+            if status is None:
+                status = 500  # ServerErrorMiddleware, outside all middleware, answers it
+            raise
+        finally:
+            client = scope.get("client")
+            _access_log.info(
+                "request",
+                method=scope["method"],
+                path=_route_path(scope),
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                client_ip=client[0] if client else None,
+            )
 
 
 def _too_large_detail(max_bytes: int) -> str:

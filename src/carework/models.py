@@ -6,6 +6,7 @@ from carework.consent.models import Consent
 from carework.db.base import Base
 from carework.feed.models import ChangeEvent
 from carework.goals.models import Goal
+from carework.idempotency.models import IdempotencyKey
 from carework.notes.models import Note
 from carework.patients.models import Patient
 from carework.plans.models import Plan
@@ -20,6 +21,7 @@ __all__ = [
     "ChangeEvent",
     "Consent",
     "Goal",
+    "IdempotencyKey",
     "Note",
     "Patient",
     "Plan",

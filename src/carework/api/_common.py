@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Response
+from fastapi import Depends, Header, Response
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,8 +22,24 @@ from carework.plans.schemas import PatientRef, PlanSummary
 from carework.plans.service import GoalView, PlanView
 from carework.problem import PROBLEM_MEDIA_TYPE, Problem
 
-# Commit before the response leaves, so a 2xx always means the change is stored.
-Session = Annotated[AsyncSession, Depends(request_session, scope="function")]
+Session = Annotated[AsyncSession, Depends(request_session)]
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            description="Retry-safe POST: a retry with the same key and body gets the first "
+            "response; the same key with another body is 422. Keys expire after 24 h.",
+        ),
+    ] = None,
+) -> None:
+    """Declares the header in the spec; ``api.route.UnitOfWorkRoute`` acts on it."""
+
+
+IDEMPOTENT = [Depends(idempotency_key)]
 
 _DESCRIPTIONS = {
     400: "Bad request.",

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response, status
 from carework.activities import service as activities
 from carework.activities.schemas import ActivityCreate, ActivityRead, ActivityUpdate
 from carework.api._common import (
+    IDEMPOTENT,
     PATCH_ERRORS,
     READ_ERRORS,
     WRITE_ERRORS,
@@ -22,6 +23,7 @@ from carework.api._common import (
     plan_summary,
     with_etag,
 )
+from carework.api.route import UnitOfWorkRoute
 from carework.concurrency import ExpectedVersion
 from carework.feed import service as feed
 from carework.feed.schemas import FeedPage, HistoryPage
@@ -45,7 +47,7 @@ from carework.vocab import PlanStatus
 
 def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
     """Build ``/plans/...`` for one side. ``caller`` is that side's principal dependency."""
-    router = APIRouter()
+    router = APIRouter(route_class=UnitOfWorkRoute)
     base = f"/api/v1/{side}/plans"
 
     def op(name: str) -> str:
@@ -56,6 +58,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         response_model=plan_schema,
         operation_id=op("create_plan"),
+        dependencies=IDEMPOTENT,
         responses=WRITE_ERRORS,
         summary="Create a plan for a patient",
     )
@@ -137,6 +140,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         response_model=GoalRead,
         operation_id=op("create_goal"),
+        dependencies=IDEMPOTENT,
         responses=WRITE_ERRORS,
         summary="Add a goal the caller's side owns",
     )
@@ -195,6 +199,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         response_model=NoteRead,
         operation_id=op("add_note"),
+        dependencies=IDEMPOTENT,
         responses=WRITE_ERRORS,
         summary="Add a progress note to a goal",
     )
@@ -215,6 +220,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         response_model=ActivityRead,
         operation_id=op("create_activity"),
+        dependencies=IDEMPOTENT,
         responses=WRITE_ERRORS,
         summary="Add an activity the caller's side runs",
     )
@@ -275,6 +281,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         response_model=TeamMemberRead,
         operation_id=op("add_team_member"),
+        dependencies=IDEMPOTENT,
         responses=WRITE_ERRORS,
         summary="Name a person of the caller's side on the care team",
     )

@@ -2,20 +2,20 @@
 
 import uuid
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from carework.access.guards import AuditorPrincipal
 from carework.api._common import READ_ERRORS, Session
+from carework.api.route import UnitOfWorkRoute
 from carework.audit import service as audit
-from carework.audit.http import audit_request
 from carework.audit.schemas import AuditEventPage, AuditEventRead, VerificationRead
 from carework.pagination import Cursor, Limit
 
 router = APIRouter(
+    route_class=UnitOfWorkRoute,
     prefix="/api/v1/audit",
     tags=["audit"],
-    dependencies=[Depends(audit_request, scope="function")],
 )
 
 

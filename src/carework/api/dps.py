@@ -2,18 +2,27 @@
 
 import uuid
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Response, status
 
 from carework.access.guards import ClinicianPrincipal
-from carework.api._common import READ_ERRORS, WRITE_ERRORS, Session, consent_read, problems
+from carework.api._common import (
+    IDEMPOTENT,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    Session,
+    consent_read,
+    problems,
+)
 from carework.api._plan_routes import plan_routes
-from carework.audit.http import audit_request
+from carework.api.route import UnitOfWorkRoute
 from carework.consent import service as consent
 from carework.consent.schemas import ConsentList, ConsentRead, RecordedConsentCreate
 from carework.plans.schemas import DpsPlanRead
 
 router = APIRouter(
-    prefix="/api/v1/dps", tags=["dps"], dependencies=[Depends(audit_request, scope="function")]
+    route_class=UnitOfWorkRoute,
+    prefix="/api/v1/dps",
+    tags=["dps"],
 )
 router.include_router(plan_routes(side="dps", caller=ClinicianPrincipal, plan_schema=DpsPlanRead))
 
@@ -23,6 +32,7 @@ router.include_router(plan_routes(side="dps", caller=ClinicianPrincipal, plan_sc
     status_code=status.HTTP_201_CREATED,
     response_model=ConsentRead,
     operation_id="dps_record_consent",
+    dependencies=IDEMPOTENT,
     responses=WRITE_ERRORS,
     summary="Record a consent the patient gave in person (verbal or written)",
 )

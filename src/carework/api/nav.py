@@ -2,18 +2,20 @@
 
 import uuid
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from carework.access.guards import AdvisorPrincipal
 from carework.api._common import READ_ERRORS, Session
 from carework.api._plan_routes import plan_routes
-from carework.audit.http import audit_request
+from carework.api.route import UnitOfWorkRoute
 from carework.consent import service as consent
 from carework.consent.schemas import ActiveConsent
 from carework.plans.schemas import NavPlanRead
 
 router = APIRouter(
-    prefix="/api/v1/nav", tags=["nav"], dependencies=[Depends(audit_request, scope="function")]
+    route_class=UnitOfWorkRoute,
+    prefix="/api/v1/nav",
+    tags=["nav"],
 )
 router.include_router(plan_routes(side="nav", caller=AdvisorPrincipal, plan_schema=NavPlanRead))
 

@@ -2,10 +2,11 @@
 
 import uuid
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Response, status
 
 from carework.access.guards import PatientPrincipal
 from carework.api._common import (
+    IDEMPOTENT,
     READ_ERRORS,
     WRITE_ERRORS,
     Session,
@@ -15,8 +16,8 @@ from carework.api._common import (
     problems,
     with_etag,
 )
+from carework.api.route import UnitOfWorkRoute
 from carework.audit import service as audit
-from carework.audit.http import audit_request
 from carework.audit.schemas import AccessLog, AccessLogEntry
 from carework.consent import service as consent
 from carework.consent.schemas import ConsentList, ConsentRead, PatientConsentCreate
@@ -29,9 +30,9 @@ from carework.plans import service as plans
 from carework.plans.schemas import PatientPlanRead
 
 router = APIRouter(
+    route_class=UnitOfWorkRoute,
     prefix="/api/v1/patient",
     tags=["patient"],
-    dependencies=[Depends(audit_request, scope="function")],
 )
 
 
@@ -55,6 +56,7 @@ async def read_plan(
     status_code=status.HTTP_201_CREATED,
     response_model=GoalRead,
     operation_id="patient_propose_goal",
+    dependencies=IDEMPOTENT,
     responses=WRITE_ERRORS,
     summary="Propose a goal; it waits as proposed until the owning side accepts it",
 )
@@ -71,6 +73,7 @@ async def propose_goal(
     status_code=status.HTTP_201_CREATED,
     response_model=NoteRead,
     operation_id="patient_add_note",
+    dependencies=IDEMPOTENT,
     responses=WRITE_ERRORS,
     summary="Write a note on a goal, shared with the care team",
 )
@@ -86,6 +89,7 @@ async def add_note(
     status_code=status.HTTP_201_CREATED,
     response_model=ConsentRead,
     operation_id="patient_grant_consent",
+    dependencies=IDEMPOTENT,
     responses=WRITE_ERRORS,
     summary="Let NAV see treatment goals (and notes), until revoked or valid_until",
 )

@@ -127,7 +127,19 @@ async def _rows(session: AsyncSession) -> AsyncIterator[AuditEvent]:
 
 
 async def verify(session: AsyncSession) -> Verification:
-    """Recompute every chain from its genesis and compare with the heads."""
+    """Recompute every chain from its genesis and compare with the heads.
+
+    Heads and events must be read from one snapshot: under READ COMMITTED an append that
+    commits between the two reads looks like a broken chain. So the check runs in a
+    REPEATABLE READ transaction of its own on the session's engine, never in the caller's
+    (a request's own audit append must not run at that isolation level).
+    """
+    async with AsyncSession(session.bind) as snapshot:
+        await snapshot.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        return await _verify(snapshot)
+
+
+async def _verify(session: AsyncSession) -> Verification:
     heads = {h.chain: (h.seq, h.hash) for h in (await session.scalars(select(AuditChainHead)))}
     events = 0
     seen: set[str] = set()

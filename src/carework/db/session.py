@@ -1,7 +1,7 @@
 """Engine and the unit of work.
 
-The HTTP request is the unit of work: ``request_session`` commits once after the route returns
-(before the response leaves) or rolls back. Services only ``flush()``. Outside HTTP use
+The HTTP request is the unit of work: ``api.route.UnitOfWorkRoute`` commits once after the
+response is built (before it leaves) or rolls back. Services only ``flush()``. Outside HTTP use
 ``unit_of_work``.
 """
 
@@ -70,7 +70,7 @@ async def unit_of_work(
             raise
 
 
-async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with unit_of_work(sessionmaker) as session:
-        yield session
+async def request_session(request: Request) -> AsyncSession:
+    """The session ``api.route.UnitOfWorkRoute`` opened for this request."""
+    session: AsyncSession = request.state.session
+    return session

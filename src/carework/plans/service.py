@@ -105,13 +105,14 @@ async def create_plan(session: AsyncSession, principal: Principal, body: PlanCre
         created_by_sub=principal.sub,
     )
     session.add(plan)
-    touch(plan_id=plan.id, resource=("plan", plan.id))
     try:
         await session.flush()
     except IntegrityError as exc:
         if "uq_plan_one_open_per_patient" in str(exc.orig):
             raise Conflict("This patient already has an open plan.") from None
         raise
+    # Only once the plan exists: a refused creation must not name a plan that never was.
+    touch(plan_id=plan.id, resource=("plan", plan.id))
     # The creator joins the team and coordinates until someone else is named.
     session.add(
         CareTeamMember(

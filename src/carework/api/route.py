@@ -1,0 +1,92 @@
+"""The route class of every patient-data router: one request, one unit of work, one audit event.
+
+It wraps FastAPI's handler (dependencies, endpoint, serialisation) so that, in this order:
+
+1. an audit record is opened and domain code can ``touch`` it;
+2. the handler runs in a session (``request.state.session``) — services only flush;
+3. on success the audit event, and for an idempotent POST the response, are written in the
+   same transaction, which commits before the response leaves: a 2xx means it is stored, and
+   if the audit write fails the request fails;
+4. on any error the work is rolled back, and the refusal or failure is audited in a
+   transaction of its own (no unaudited access, not even a denied one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from carework.audit import http as audit
+from carework.audit.record import AuditRecord, current
+from carework.auth.tokens import TokenVerifier
+from carework.db.session import unit_of_work
+from carework.errors import CareworkError
+from carework.idempotency import service as idempotency
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class UnitOfWorkRoute(APIRoute):
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        action = audit.action_of(self.operation_id or self.path)
+
+        async def run(request: Request) -> Response:
+            sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+            record = audit.open_record(request, action)
+            current.set(record)
+            try:
+                async with unit_of_work(sessionmaker) as session:
+                    request.state.session = session
+                    key = request.headers.get("idempotency-key")
+                    if key is not None and request.method == "POST":
+                        response = await _idempotent(request, session, handler, key, record)
+                    else:
+                        response = await handler(request)
+                    await audit.close_allowed(session, request, record, response.status_code)
+                return response
+            except BaseException as exc:
+                await audit.close_refused(sessionmaker, request, record, exc)
+                raise
+            finally:
+                current.set(None)
+
+        return run
+
+
+async def _idempotent(
+    request: Request, session: AsyncSession, handler: Handler, key: str, record: AuditRecord
+) -> Response:
+    verifier: TokenVerifier = request.app.state.verifier
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    try:
+        principal = await verifier.verify(token) if scheme.lower() == "bearer" else None
+    except CareworkError:
+        principal = None
+    if principal is None:  # the handler refuses it, as it would without a key
+        return await handler(request)
+    owner, key = idempotency.owner_of(principal), idempotency.check_key(key)
+    print_ = idempotency.fingerprint(request.method, request.url.path, await request.body())
+    stored = await idempotency.claim(session, owner, key, print_)
+    if stored is not None:
+        # A replayed answer still shows patient data: it is audited like the first one.
+        request.state.principal = principal
+        record.action, record.plan_id = f"{record.action}.replayed", stored.plan_id
+        headers = {**stored.headers, "Idempotent-Replayed": "true"}
+        return Response(stored.body, status_code=stored.status, headers=headers)
+    response = await handler(request)
+    if response.status_code < 300:
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name in idempotency.REPLAYED_HEADERS
+        }
+        await idempotency.store(
+            session, owner, key, response.status_code, headers, bytes(response.body),
+            record.plan_id,
+        )  # fmt: skip
+    return response

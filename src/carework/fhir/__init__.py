@@ -1,0 +1,1 @@
+"""The plan as FHIR R4 resources for EHR integration: ``mapping`` (pure) and ``router``."""

@@ -1,0 +1,89 @@
+"""``/fhir/r4``: the plan as FHIR R4 resources, for DPS EHR integrations (clinicians only).
+
+The same service call and access policy as ``GET /api/v1/dps/plans/{id}``: a clinician out of
+scope gets 404, another role 403. Errors stay ``application/problem+json`` like the rest of the
+API; successes are ``application/fhir+json``.
+"""
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from carework.access.guards import ClinicianPrincipal
+from carework.api._common import READ_ERRORS, Session
+from carework.api.route import UnitOfWorkRoute
+from carework.concurrency import etag
+from carework.fhir import mapping
+from carework.plans import service as plans
+
+FHIR_MEDIA_TYPE = "application/fhir+json"
+
+
+class FhirResponse(JSONResponse):
+    media_type = FHIR_MEDIA_TYPE
+
+
+def _ok(resource_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    spec = f"https://hl7.org/fhir/R4/{resource_type.lower()}.html"
+    return {
+        200: {
+            "description": description,
+            "content": {
+                FHIR_MEDIA_TYPE: {
+                    "schema": {
+                        "type": "object",
+                        "description": f"A FHIR R4 {resource_type} resource ({spec}).",
+                        "required": ["resourceType"],
+                        "properties": {"resourceType": {"type": "string", "enum": [resource_type]}},
+                    }
+                }
+            },
+        }
+    }
+
+
+#: The problem+json errors of every read. Without ``model``: FastAPI would list the Problem schema
+#: under the route's own media type too, and an error is never ``application/fhir+json``.
+ERRORS = {
+    code: {k: v for k, v in spec.items() if k != "model"} for code, spec in READ_ERRORS.items()
+}
+
+router = APIRouter(
+    # The same unit of work and audit as every patient-data router (api/route.py).
+    route_class=UnitOfWorkRoute,
+    prefix="/fhir/r4",
+    tags=["fhir"],
+)
+
+
+@router.get(
+    "/CarePlan/{plan_id}",
+    response_class=FhirResponse,
+    operation_id="fhir_read_care_plan",
+    responses={**_ok("CarePlan", "The plan with its Goals and CareTeam contained."), **ERRORS},
+    summary="The plan as a FHIR R4 CarePlan",
+)
+async def read_care_plan(
+    plan_id: uuid.UUID, principal: ClinicianPrincipal, session: Session
+) -> FhirResponse:
+    view = await plans.read_plan(session, principal, plan_id)
+    return FhirResponse(mapping.care_plan_resource(view), headers={"ETag": etag(view.plan.version)})
+
+
+@router.get(
+    "/Goal",
+    response_class=FhirResponse,
+    operation_id="fhir_search_goals",
+    responses={**_ok("Bundle", "A searchset Bundle of the plan's Goals."), **ERRORS},
+    summary="The plan's goals as a FHIR R4 searchset Bundle",
+)
+async def search_goals(
+    request: Request,
+    principal: ClinicianPrincipal,
+    session: Session,
+    plan: uuid.UUID = Query(description="The id of the plan whose goals to return."),
+) -> FhirResponse:
+    view = await plans.read_plan(session, principal, plan)
+    return FhirResponse(mapping.goal_search_bundle(view, self_url=str(request.url)))

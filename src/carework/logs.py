@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 from typing import Any, TextIO
 
@@ -61,6 +62,26 @@ def _drop_not_extra(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDi
     return event_dict
 
 
+#: Eleven digits (optionally ``DDMMYY NNNNN``) standing alone: the shape of a national id.
+_NATIONAL_ID = re.compile(r"(?<!\d)\d{6}\s?\d{5}(?!\d)")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _NATIONAL_ID.sub("[national-id]", value)
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    return value
+
+
+def redact_national_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """The last line of defence: carework never logs a national id on purpose, but a driver's
+    error text (``Key (nid)=(...)``) or a library's message could carry one."""
+    return {key: _scrub(value) for key, value in event_dict.items()}
+
+
 def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -95,6 +116,7 @@ def make_formatter(*, json: bool = True) -> structlog.stdlib.ProcessorFormatter:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             tracebacks,
+            redact_national_ids,
             renderer,
         ],
     )

@@ -16,7 +16,8 @@ from carework.db.session import unit_of_work
 from carework.errors import CareworkError
 
 DENIED = frozenset({401, 403, 404})
-_SIDES = frozenset({"dps", "nav", "patient", "audit", "fhir"})
+# FHIR keeps its prefix: the trail should show a read came through the EHR integration.
+_SIDES = frozenset({"dps", "nav", "patient", "audit"})
 
 
 def action_of(operation_id: str) -> str:
@@ -65,7 +66,9 @@ async def close_refused(
     record.status = _status_of(exc)
     record.outcome = "denied" if record.status in DENIED else "failed"
     if record.plan_id is None:
-        with contextlib.suppress(KeyError, ValueError):
-            record.plan_id = uuid.UUID(str(request.path_params["plan_id"]))
+        # The plan asked for: in the path, or as FHIR's search parameter ``?plan=``.
+        asked = request.path_params.get("plan_id") or request.query_params.get("plan")
+        with contextlib.suppress(ValueError):
+            record.plan_id = uuid.UUID(str(asked)) if asked else None
     async with unit_of_work(sessionmaker) as session:
         await chain.append(session, record)

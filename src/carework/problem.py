@@ -117,6 +117,8 @@ async def _unexpected_error(request: Request, exc: Exception) -> ProblemResponse
     return problem_response(
         500,
         "Something went wrong on our side. Quote the correlation id when reporting it.",
+        # This answer is sent from outside RequestIdMiddleware, which so cannot add the header.
+        headers={"X-Request-ID": correlation_id},
         correlation_id=correlation_id,
     )
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from carework import __version__
+from carework import __version__, ops
 from carework.api import audit, dps, nav, patient
 from carework.auth.tokens import TokenVerifier
 from carework.config import Settings, get_settings
@@ -20,6 +20,7 @@ from carework.fhir import router as fhir
 from carework.logs import configure_logging
 from carework.middleware import AccessLogMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from carework.problem import install_problem_handlers
+from carework.ui import routes as ui
 
 log = logging.getLogger("carework")
 
@@ -53,6 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        if os.environ.get("CAREWORK_DEMO") == "1":  # `carework serve --demo`
+            from carework import demo
+
+            await demo.seed(app.state.sessionmaker)
         try:
             yield
         finally:
@@ -78,9 +83,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (dps, nav, patient, audit):
         app.include_router(module.router)
     app.include_router(fhir.router)
-
-    @app.get("/healthz", tags=["operations"], operation_id="healthz", include_in_schema=True)
-    async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
+    ui.install(app)  # /ui: the thin web frontend, and its static files
+    ops.install(app)  # /healthz, /readyz, /metrics, and request metrics for every route
     return app

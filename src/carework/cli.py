@@ -42,6 +42,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
     data_dir: DataDir = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo data set (once) for the web frontend.")
+    ] = False,
 ) -> None:
     """Run the service. Without DATABASE_URL an embedded PostgreSQL starts in the data dir."""
     import structlog
@@ -52,6 +55,8 @@ def serve(
     from carework.logs import configure_logging
 
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    if demo:  # each worker's lifespan seeds; the seeding is idempotent
+        os.environ["CAREWORK_DEMO"] = "1"
     settings = _settings(data_dir)
     configure_logging(settings.log_level)
     log = structlog.stdlib.get_logger("carework.cli")

@@ -32,7 +32,8 @@ def if_match_versions(
     return frozenset(
         int(tag[1:-1])
         for tag in tags
-        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit()
+        # isascii too: str.isdigit() is true for "²", which int() refuses (a 500 otherwise).
+        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isascii() and tag[1:-1].isdigit()
     )
 
 

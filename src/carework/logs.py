@@ -63,7 +63,8 @@ def _drop_not_extra(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDi
 
 
 #: Eleven digits (optionally ``DDMMYY NNNNN``) standing alone: the shape of a national id.
-_NATIONAL_ID = re.compile(r"(?<!\d)\d{6}\s?\d{5}(?!\d)")
+# Bounded by non-alphanumerics, so digits inside a hex request id or a UUID are left alone.
+_NATIONAL_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}\s?\d{5}(?![0-9A-Za-z])")
 
 
 def _scrub(value: Any) -> Any:

@@ -109,7 +109,7 @@ async def readyz(request: Request) -> Response | Readiness:
             database="unreachable",
             migrations=None,
         )
-    if current != head:
+    if current is None or current != head:  # an unmigrated database is never ready
         return problem_response(
             503,
             f"The database is at migration {current or 'none'}, this code needs {head}: "
@@ -119,7 +119,6 @@ async def readyz(request: Request) -> Response | Readiness:
             database="ok",
             migrations=current,
         )
-    assert current is not None  # a head exists, and the database is at it
     return Readiness(status="ready", database="ok", migrations=current)
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Query
 
 from carework.errors import RuleViolation
+from carework.schema import in_utc
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
 Cursor = Annotated[
@@ -27,6 +28,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         at, id_ = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(at), uuid.UUID(id_)
-    except (ValueError, TypeError):
+        # In UTC: an instant past the years 1-9999 there is refused, not sent to PostgreSQL.
+        return in_utc(datetime.fromisoformat(at)), uuid.UUID(id_)
+    except (ValueError, TypeError, AttributeError):
         raise RuleViolation("The cursor is not one this service issued.") from None

@@ -42,7 +42,7 @@ def idempotency_key(
 IDEMPOTENT = [Depends(idempotency_key)]
 
 _DESCRIPTIONS = {
-    400: "Bad request.",
+    400: "The body is not JSON (or not UTF-8).",
     401: "No valid bearer token.",
     403: "Wrong role, or the item belongs to the other side.",
     404: "No such item in the caller's scope.",
@@ -67,8 +67,11 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 READ_ERRORS = problems(401, 403, 404, 422)
-WRITE_ERRORS = problems(401, 403, 404, 409, 413, 422)
-PATCH_ERRORS = problems(401, 403, 404, 409, 412, 413, 422, 428)
+#: A read whose criteria come in a body (national ids stay out of the URL).
+SEARCH_ERRORS = problems(400, 401, 403, 404, 413, 422)
+WRITE_ERRORS = problems(400, 401, 403, 404, 409, 413, 422)
+PATCH_ERRORS = problems(400, 401, 403, 404, 409, 412, 413, 422, 428)
+DELETE_ERRORS = problems(401, 403, 404, 422)
 
 
 def with_etag(response: Response, version: int) -> None:

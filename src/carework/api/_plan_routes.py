@@ -14,6 +14,7 @@ from carework.api._common import (
     IDEMPOTENT,
     PATCH_ERRORS,
     READ_ERRORS,
+    SEARCH_ERRORS,
     WRITE_ERRORS,
     Session,
     activity_read,
@@ -93,7 +94,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         "/plans/search",
         response_model=PlanSearchResult,
         operation_id=op("search_plans"),
-        responses=READ_ERRORS,
+        responses=SEARCH_ERRORS,
         summary="Find a patient's plans by national id (kept out of the URL)",
     )
     async def search_plans(

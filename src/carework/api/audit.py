@@ -3,7 +3,6 @@
 import uuid
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from carework.access.guards import AuditorPrincipal
 from carework.api._common import READ_ERRORS, Session
@@ -11,6 +10,7 @@ from carework.api.route import UnitOfWorkRoute
 from carework.audit import service as audit
 from carework.audit.schemas import AuditEventPage, AuditEventRead, VerificationRead
 from carework.pagination import Cursor, Limit
+from carework.schema import QueryDatetime, QueryText
 
 router = APIRouter(
     route_class=UnitOfWorkRoute,
@@ -30,9 +30,9 @@ async def list_events(
     principal: AuditorPrincipal,
     session: Session,
     plan_id: uuid.UUID | None = None,
-    actor: str | None = Query(None, max_length=128, description="The actor's sub."),
-    since: AwareDatetime | None = Query(None, alias="from"),
-    until: AwareDatetime | None = Query(None, alias="to"),
+    actor: QueryText | None = Query(None, max_length=128, description="The actor's sub."),
+    since: QueryDatetime | None = Query(None, alias="from"),
+    until: QueryDatetime | None = Query(None, alias="to"),
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> AuditEventPage:

@@ -6,12 +6,12 @@ from fastapi import APIRouter, Response, status
 
 from carework.access.guards import ClinicianPrincipal
 from carework.api._common import (
+    DELETE_ERRORS,
     IDEMPOTENT,
     READ_ERRORS,
     WRITE_ERRORS,
     Session,
     consent_read,
-    problems,
 )
 from carework.api._plan_routes import plan_routes
 from carework.api.route import UnitOfWorkRoute
@@ -60,7 +60,7 @@ async def list_consents(
     "/plans/{plan_id}/consents/{consent_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="dps_revoke_consent",
-    responses=problems(401, 403, 404),
+    responses=DELETE_ERRORS,
     summary="Record that the patient withdrew a consent in person",
 )
 async def revoke_consent(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from carework.access.guards import PatientPrincipal
 from carework.api._common import (
+    DELETE_ERRORS,
     IDEMPOTENT,
     READ_ERRORS,
     WRITE_ERRORS,
@@ -13,7 +14,6 @@ from carework.api._common import (
     consent_read,
     goal_read,
     plan_read,
-    problems,
     with_etag,
 )
 from carework.api.route import UnitOfWorkRoute
@@ -114,7 +114,7 @@ async def list_consents(principal: PatientPrincipal, session: Session) -> Consen
     "/consents/{consent_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="patient_revoke_consent",
-    responses=problems(401, 403, 404),
+    responses=DELETE_ERRORS,
     summary="Revoke a consent; NAV loses sight from the next request on",
 )
 async def revoke_consent(

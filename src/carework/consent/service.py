@@ -18,6 +18,7 @@ from carework.consent.schemas import PatientConsentCreate, RecordedConsentCreate
 from carework.errors import NotFound, RuleViolation
 from carework.feed import outbox as feed
 from carework.plans import repository as plans
+from carework.plans.models import Plan
 from carework.plans.service import plan_for_reading, plan_for_writing
 from carework.vocab import ConsentEvidence, ConsentScope
 
@@ -136,5 +137,12 @@ async def revoke(
 
 
 async def revoke_own(session: AsyncSession, principal: Principal, consent_id: uuid.UUID) -> None:
-    plan = await plans.own_plan(session, principal)
-    await revoke(session, principal, plan.id, consent_id)
+    """Any of the patient's plans, not only the open one: a consent on an earlier, closed plan
+    still opens that plan to NAV until the patient revokes it."""
+    own_plans = plans.readable_plans(principal).with_only_columns(Plan.id)
+    plan_id = await session.scalar(
+        select(Consent.plan_id).where(Consent.id == consent_id, Consent.plan_id.in_(own_plans))
+    )
+    if plan_id is None:
+        raise NotFound("No such consent.")
+    await revoke(session, principal, plan_id, consent_id)

@@ -23,8 +23,10 @@ def encode_cursor(tx_id: int, event_id: int) -> str:
 def decode_cursor(cursor: str) -> tuple[int, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        tx_id, event_id = raw.split(":")
-        return int(tx_id), int(event_id)
+        tx_id, event_id = (int(part) for part in raw.split(":"))
+        if not (0 <= tx_id < 2**63 and 0 <= event_id < 2**63):  # bigint columns
+            raise ValueError(raw)
+        return tx_id, event_id
     except (ValueError, UnicodeDecodeError):
         raise RuleViolation("The cursor is not one this feed issued.") from None
 

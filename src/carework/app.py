@@ -28,7 +28,8 @@ DESCRIPTION = """\
 One shared individual plan per patient: DPS clinicians own treatment goals, NAV advisors own
 work and education goals, and the patient takes part and decides by consent what NAV may see.
 
-Every call needs `Authorization: Bearer <JWT>`. Each audience has its own router and views;
+Every call on patient data needs `Authorization: Bearer <JWT>` (`/healthz`, `/readyz` and
+`/metrics` do not). Each audience has its own router and views;
 a plan outside the caller's scope is 404. Errors are `application/problem+json` (RFC 9457).
 """
 

@@ -18,7 +18,8 @@ from carework.activities.schemas import ActivityCreate, ActivityUpdate
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
-from carework.errors import Conflict, NotFound, RuleViolation
+from carework.edits import ensure_move, sent_changes
+from carework.errors import NotFound, RuleViolation
 from carework.feed import outbox as feed
 from carework.goals.models import Goal
 from carework.plans.service import plan_for_reading, plan_for_writing
@@ -35,8 +36,7 @@ ACTIVITY_TRANSITIONS: dict[ActivityStatus, frozenset[ActivityStatus]] = {
 
 
 def ensure_activity_move(current: ActivityStatus, new: ActivityStatus) -> None:
-    if new is not current and new not in ACTIVITY_TRANSITIONS[current]:
-        raise Conflict(f"An activity that is {current.value} cannot become {new.value}.")
+    ensure_move(ACTIVITY_TRANSITIONS, current, new, "An activity")
 
 
 async def _goal_domain(session: AsyncSession, goal_id: uuid.UUID | None) -> str | None:
@@ -116,10 +116,7 @@ async def update_activity(
     activity = await visible_activity(session, view, plan_id, activity_id, lock=True)
     ensure_owns(principal, activity.responsible_side, "activity")
     ensure_version(activity.version, expected_version)
-    changes = body.model_dump(exclude_unset=True)
-    for required in ("status", "title"):
-        if required in changes and changes[required] is None:
-            raise RuleViolation(f"{required} cannot be emptied.")
+    changes = sent_changes(body)
     if "status" in changes:
         ensure_activity_move(ActivityStatus(activity.status), ActivityStatus(changes["status"]))
         changes["status"] = ActivityStatus(changes["status"]).value

@@ -20,7 +20,8 @@ from carework.access.policy import (
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
-from carework.errors import Conflict, NotFound, RuleViolation
+from carework.edits import ensure_move, sent_changes
+from carework.errors import NotFound
 from carework.feed import outbox as feed
 from carework.goals.models import Goal
 from carework.goals.schemas import GoalCreate, GoalUpdate, PatientGoalProposal
@@ -43,8 +44,7 @@ GOAL_TRANSITIONS: dict[GoalStatus, frozenset[GoalStatus]] = {
 
 
 def ensure_goal_move(current: GoalStatus, new: GoalStatus) -> None:
-    if new is not current and new not in GOAL_TRANSITIONS[current]:
-        raise Conflict(f"A goal that is {current.value} cannot become {new.value}.")
+    ensure_move(GOAL_TRANSITIONS, current, new, "A goal")
 
 
 async def visible_goal(
@@ -146,10 +146,7 @@ async def update_goal(
     goal = await visible_goal(session, view, plan_id, goal_id, lock=True)
     ensure_owns(principal, goal.owner_side, "goal")
     ensure_version(goal.version, expected_version)
-    changes = body.model_dump(exclude_unset=True)
-    for required in ("status", "title"):
-        if required in changes and changes[required] is None:
-            raise RuleViolation(f"{required} cannot be emptied.")
+    changes = sent_changes(body)
     if "status" in changes:
         ensure_goal_move(GoalStatus(goal.status), GoalStatus(changes["status"]))
         changes["status"] = GoalStatus(changes["status"]).value

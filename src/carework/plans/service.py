@@ -18,6 +18,7 @@ from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
 from carework.consent.repository import active_scopes
+from carework.edits import ensure_move, sent_changes
 from carework.errors import Conflict, RuleViolation
 from carework.feed import outbox as feed
 from carework.goals.models import Goal
@@ -214,15 +215,10 @@ async def update_plan(
 ) -> PlanView:
     plan = await repository.get_plan(session, principal, plan_id, lock=True)
     ensure_version(plan.version, expected_version)
-    changes = body.model_dump(exclude_unset=True)
-    if "status" in changes and changes["status"] is None:
-        raise RuleViolation("status cannot be emptied.")
-    if "title" in changes and changes["title"] is None:
-        raise RuleViolation("title cannot be emptied.")
+    changes = sent_changes(body)
     new_status = changes.get("status")
     if new_status is not None and new_status != plan.status:
-        if new_status not in PLAN_TRANSITIONS[PlanStatus(plan.status)]:
-            raise Conflict(f"A {plan.status} plan cannot become {new_status}.")
+        ensure_move(PLAN_TRANSITIONS, PlanStatus(plan.status), PlanStatus(new_status), "A plan")
     elif PlanStatus(plan.status) not in OPEN_PLAN_STATUSES:
         raise Conflict(f"The plan is {plan.status}; it can no longer be changed.")
     coordinator = changes.get("coordinator_sub")

@@ -342,6 +342,26 @@ async def test_treatment_goals_opens_goals_and_dps_activities_but_not_their_note
         )
 
 
+async def test_navs_own_activity_on_a_treatment_goal_is_hidden_with_the_goal(
+    client, world: World
+) -> None:
+    """Anything tied to a treatment goal is treatment, whoever runs it."""
+    plan = await treatment_plan(client, world)
+    consent = await grant(client, world.patient, ["treatment_goals"])
+    ips = await add_activity(
+        client, world.advisor, plan["id"], "ips_job_search", goal_id=plan["goal"]
+    )
+    assert (await nav_get(client, world, plan["id"], f"activities/{ips['id']}"))["id"] == ips["id"]
+
+    await revoke(client, world.patient, consent["id"])
+
+    view = await read_plan(client, world.advisor, plan["id"])
+    assert view["activities"] == []
+    assert await nav_get(client, world, plan["id"], f"activities/{ips['id']}") is None
+    dps = await read_plan(client, world.clinician, plan["id"])
+    assert [a["id"] for a in dps["activities"]] == [plan["activity"], ips["id"]]
+
+
 async def test_treatment_notes_alone_opens_nothing(client, world: World) -> None:
     plan = await treatment_plan(client, world)
     await grant(client, world.patient, ["treatment_notes"])

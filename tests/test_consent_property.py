@@ -195,6 +195,13 @@ class NavVisibility(RuleBasedStateMachine):
         self.clinician_adds_activity("therapy", link=False, data=None)
         return multiple(treatment, work)
 
+    @initialize(target=consents, scopes=st.none() | scope_lists)
+    def seed_consent(self, scopes: list[str] | None) -> MultipleResults[ConsentModel]:
+        """Some examples start under consent, so NAV can tie its work to a treatment goal early."""
+        if scopes is None:
+            return multiple()
+        return multiple(self.patient_grants(scopes, expiring=False))
+
     @rule(target=consents, scopes=scope_lists, expiring=st.booleans())
     def patient_grants(self, scopes: list[str], expiring: bool) -> ConsentModel:
         body = {"scopes": scopes, **self.valid_until(expiring)}

@@ -35,7 +35,7 @@ from carework.db import migrate
 from carework.db.embedded import EmbeddedPostgres
 from tests.domain_helpers import assert_problem
 from tests.factories import Actor, TokenMaker, World, create_plan, make_nid, make_world
-from tests.test_live_server import child_env, run_cli
+from tests.live import child_env, run_cli
 
 CLIENT_IP = "198.51.100.23"
 DPS = "/api/v1/dps/plans"

@@ -27,13 +27,8 @@ from carework.db import migrate
 from carework.db.embedded import EmbeddedPostgres
 from carework.db.session import make_engine
 from tests.factories import TokenMaker, make_nid, make_world
-from tests.test_live_server import (
-    LiveServer,
-    child_env,
-    clients_across_workers,
-    create_world_plan,
-    run_cli,
-)
+from tests.live import LiveServer, child_env, run_cli
+from tests.test_live_server import clients_across_workers, create_world_plan
 
 CONNECTIONS = 24
 DPS = "/api/v1/dps/plans"

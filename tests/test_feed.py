@@ -16,7 +16,7 @@ from sqlalchemy import text
 from carework.db import migrate
 from carework.db.embedded import EmbeddedPostgres
 from tests.factories import TokenMaker, World, create_plan, make_world
-from tests.test_live_server import LiveServer, child_env
+from tests.live import LiveServer, child_env
 
 FEED = {"dps": "/api/v1/dps/events", "nav": "/api/v1/nav/events"}
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.factories import TokenMaker, make_world
-from tests.test_live_server import LiveServer, child_env
+from tests.live import LiveServer, child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "openapi" / "openapi.json"

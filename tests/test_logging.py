@@ -25,7 +25,7 @@ from carework.app import create_app
 from carework.config import Settings
 from carework.logs import HANDLER_NAME, configure_logging, make_formatter
 from tests.factories import Actor, TokenMaker, World, make_nid, make_world, unique
-from tests.test_live_server import LiveServer, child_env
+from tests.live import LiveServer, child_env
 
 PLANS = "/api/v1/dps/plans"
 # The test's own HTTP client logs full URLs; it is not carework and its lines are not checked.

@@ -16,7 +16,7 @@ from carework.config import Settings
 from carework.db import migrate
 from carework.db.embedded import EmbeddedPostgres
 from tests.factories import World, create_plan
-from tests.test_live_server import free_port
+from tests.live import free_port
 
 PROBLEM_JSON = "application/problem+json"
 

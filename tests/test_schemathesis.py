@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.factories import TokenMaker, World, make_world
-from tests.test_live_server import LiveServer, child_env
+from tests.live import LiveServer, child_env
 
 SPEC = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
 #: Fuzzed cases per operation and role. A deeper run, e.g. before a release:

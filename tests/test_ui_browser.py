@@ -16,7 +16,7 @@ from carework import demo
 from carework.db import migrate
 from carework.db.embedded import EmbeddedPostgres
 from carework.db.session import make_engine, make_sessionmaker
-from tests.test_live_server import LiveServer, child_env
+from tests.live import LiveServer, child_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

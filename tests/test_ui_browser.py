@@ -1,11 +1,13 @@
 """The web frontend in a real browser: Debian's chromium driven by Playwright, against a live
 ``carework serve --demo``. The story of issue 5: the clinician creates a plan and a treatment
 goal, the advisor does not see the goal, the patient consents, the advisor now sees it; and a
-stale edit shows a clear message. Screenshots go to ``docs/screenshots/``.
+stale edit shows a clear message. Screenshots go to ``tests/_artifacts/screenshots/``; with
+CAREWORK_UPDATE_SCREENSHOTS=1 they replace the ones the README shows in ``docs/screenshots/``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -29,7 +31,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+_ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = (
+    _ROOT / "docs" / "screenshots"
+    if os.environ.get("CAREWORK_UPDATE_SCREENSHOTS") == "1"
+    else _ROOT / "tests" / "_artifacts" / "screenshots"
+)
 STORY_PLAN = "Tilbake til studiene"
 STORY_GOAL = "Mestre eksamensangst"
 

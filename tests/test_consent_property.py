@@ -55,6 +55,8 @@ scope_lists = st.lists(
     st.sampled_from([TREATMENT_GOALS, TREATMENT_NOTES]), min_size=1, max_size=2, unique=True
 )
 visibilities = st.sampled_from(["shared", "internal"])
+dps_kinds = st.sampled_from(["therapy", "medication_review", "other"])
+nav_kinds = st.sampled_from(["work_training", "ips_job_search", "course", "other"])
 
 EXPIRE = text("UPDATE consent SET valid_until = now() - interval '1 second' WHERE id = :id")
 
@@ -192,7 +194,7 @@ class NavVisibility(RuleBasedStateMachine):
         work = self._add_goal(self.world.advisor, "work")
         self.team_member_adds_note(treatment, "clinician", "shared")
         self.team_member_adds_note(work, "advisor", "shared")
-        self.clinician_adds_activity("therapy", link=False, data=None)
+        self.clinician_adds_activity("therapy")
         return multiple(treatment, work)
 
     @initialize(target=consents, scopes=st.none() | scope_lists)
@@ -277,43 +279,36 @@ class NavVisibility(RuleBasedStateMachine):
         self.all_goals.append(model)
         return model
 
-    @rule(
-        kind=st.sampled_from(["therapy", "medication_review", "other"]),
-        link=st.booleans(),
-        data=st.data(),
-    )
-    def clinician_adds_activity(self, kind: str, link: bool, data: st.DataObject | None) -> None:
+    @rule(kind=dps_kinds)
+    def clinician_adds_activity(self, kind: str) -> None:
         """A DPS activity is treatment whether or not it names a goal."""
-        goal = None
-        if link and data is not None and self.all_goals:
-            goal = data.draw(st.sampled_from(self.all_goals), label="goal")
-        body = {"kind": kind, "title": self.text("Behandling")}
-        if goal is not None:
-            body["goal_id"] = goal.id
-        url = f"{plan_url(self.world.clinician, self.plan_id)}/activities"
-        activity = self.created(self.request(self.world.clinician, "POST", url, body))
-        self.activities.append(ActivityModel(activity["id"], "dps", goal))
+        self._add_activity(self.world.clinician, kind, None)
 
-    @rule(
-        kind=st.sampled_from(["work_training", "ips_job_search", "course", "other"]),
-        link=st.booleans(),
-        data=st.data(),
-    )
-    def advisor_adds_activity(self, kind: str, link: bool, data: st.DataObject) -> None:
+    @rule(kind=dps_kinds, goal=goals)
+    def clinician_links_activity(self, kind: str, goal: GoalModel) -> None:
+        self._add_activity(self.world.clinician, kind, goal)
+
+    @rule(kind=nav_kinds)
+    def advisor_adds_activity(self, kind: str) -> None:
+        self._add_activity(self.world.advisor, kind, None)
+
+    @rule(kind=nav_kinds, goal=goals)
+    def advisor_links_activity(self, kind: str, goal: GoalModel) -> None:
         """NAV may tie its activity only to a goal it can see; then it is as hidden as that goal."""
-        goal = None
-        if link and self.all_goals:
-            goal = data.draw(st.sampled_from(self.all_goals), label="goal")
+        self._add_activity(self.world.advisor, kind, goal)
+
+    def _add_activity(self, actor: Actor, kind: str, goal: GoalModel | None) -> None:
         body = {"kind": kind, "title": self.text("Tiltak")}
         if goal is not None:
             body["goal_id"] = goal.id
-        url = f"{plan_url(self.world.advisor, self.plan_id)}/activities"
-        response = self.request(self.world.advisor, "POST", url, body)
-        if goal is not None and not self.nav_sees_goal(goal):
-            assert_problem(response, 422)
+        response = self.request(actor, "POST", f"{plan_url(actor, self.plan_id)}/activities", body)
+        side = "dps" if actor is self.world.clinician else "nav"
+        if side == "nav" and goal is not None and not self.nav_sees_goal(goal):
+            assert_problem(response, 422)  # a goal NAV cannot see is no goal_id for NAV
             return
         activity = self.created(response)
-        self.activities.append(ActivityModel(activity["id"], "nav", goal))
+        assert activity["responsible_side"] == side
+        self.activities.append(ActivityModel(activity["id"], side, goal))
 
     @rule(goal=goals, writer=st.sampled_from(["clinician", "advisor"]), visibility=visibilities)
     def team_member_adds_note(self, goal: GoalModel, writer: str, visibility: str) -> None:

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -130,3 +130,18 @@ def wait_until_gone(pgdata: Path, timeout: float = 10.0) -> list[psutil.Process]
     while (left := postgres_processes(pgdata)) and time.monotonic() < deadline:
         time.sleep(0.1)
     return left
+
+
+@contextlib.contextmanager
+def serving(database_url: str, data_dir: Path, log_path: Path, *args: str) -> Iterator[LiveServer]:
+    """``carework serve`` on a test database with the tests' dev key; must stop with exit 0."""
+    env = child_env(
+        DATABASE_URL=database_url, CAREWORK_DEV_AUTH="1", CAREWORK_DATA_DIR=str(data_dir)
+    )
+    live = LiveServer(list(args), env, log_path)
+    try:
+        live.wait_ready()
+        yield live
+    finally:
+        returncode = live.terminate()
+    assert returncode == 0, live.log()

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.factories import TokenMaker, make_world
-from tests.live import LiveServer, child_env
+from tests.live import LiveServer, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "openapi" / "openapi.json"
@@ -80,16 +80,8 @@ def generated(name: str) -> ModuleType:
 def server(
     database_url: str, data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    env = child_env(
-        DATABASE_URL=database_url, CAREWORK_DEV_AUTH="1", CAREWORK_DATA_DIR=str(data_dir)
-    )
-    live = LiveServer([], env, tmp_path_factory.mktemp("live") / "serve.log")
-    try:
-        live.wait_ready()
+    with serving(database_url, data_dir, tmp_path_factory.mktemp("live") / "serve.log") as live:
         yield live
-    finally:
-        returncode = live.terminate()
-    assert returncode == 0, live.log()
 
 
 def test_generated_client_runs_the_two_sided_scenario(

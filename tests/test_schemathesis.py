@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.factories import TokenMaker, World, make_world
-from tests.live import LiveServer, child_env
+from tests.live import LiveServer, serving
 
 SPEC = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
 #: Fuzzed cases per operation and role. A deeper run, e.g. before a release:
@@ -78,16 +78,8 @@ def owner_of(path: str) -> str | None:
 def server(
     database_url: str, data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    env = child_env(
-        DATABASE_URL=database_url, CAREWORK_DEV_AUTH="1", CAREWORK_DATA_DIR=str(data_dir)
-    )
-    live = LiveServer([], env, tmp_path_factory.mktemp("live") / "serve.log")
-    try:
-        live.wait_ready()
+    with serving(database_url, data_dir, tmp_path_factory.mktemp("live") / "serve.log") as live:
         yield live
-    finally:
-        returncode = live.terminate()
-    assert returncode == 0, live.log()
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -172,7 +172,3 @@ async def _verify(session: AsyncSession) -> Verification:
         if heads[missing][0] > 0:
             return broken("all events of the chain are gone", missing, 1)
     return Verification(True, events, len(seen))
-
-
-async def count(session: AsyncSession) -> int:
-    return int(await session.scalar(text("SELECT count(*) FROM audit_event")) or 0)

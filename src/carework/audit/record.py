@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from carework.auth.principal import Principal
 
@@ -24,7 +24,6 @@ class AuditRecord:
     resource_id: str | None = None
     outcome: str = "allowed"
     status: int = 200
-    extra_plans: list[uuid.UUID] = field(default_factory=list)
 
 
 current: ContextVar[AuditRecord | None] = ContextVar("carework_audit", default=None)

@@ -509,3 +509,48 @@ async def test_app_from_environment_trusts_dev_tokens_only_when_asked(
     assert response.status_code == expected, response.text
     if expected == 401:
         assert_unauthorized(response)
+
+
+# --- the verified-token cache -------------------------------------------------------------------
+
+
+async def test_a_remembered_token_does_not_vouch_for_an_altered_one(
+    client: httpx.AsyncClient, world: World, keys: Keys
+) -> None:
+    """The cache is keyed by the token's exact text: a token that passed once does not make a
+    copy with another payload or signature pass."""
+    token = keys.sign(claims_for(world))
+    ok = await client.get(PLANS, headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200, ok.text
+    header, payload, signature = token.split(".")
+    forged_payload = segment({**claims_for(world), "org": world.other_clinician.org})
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    for forged in (f"{header}.{forged_payload}.{signature}", f"{header}.{payload}.{flipped}"):
+        response = await client.get(PLANS, headers={"Authorization": f"Bearer {forged}"})
+        assert_unauthorized(response)
+
+
+async def test_a_token_is_remembered_no_longer_than_it_is_valid(settings: Settings) -> None:
+    from carework.auth.tokens import CACHE_SECONDS, TokenVerifier
+    from carework.errors import Unauthorized
+
+    verifier = TokenVerifier(settings)
+    key = load_or_create_dev_key(settings.dev_key_file)
+    now = int(time.time())
+
+    def sign(ttl: int) -> str:
+        claims = {"iss": DEV_ISSUER, "aud": DEFAULT_AUDIENCE, "sub": unique("c"),
+                  "role": "clinician", "org": "dps-x", "iat": now, "exp": now + ttl}  # fmt: skip
+        return jwt.encode(claims, key, algorithm="ES256")
+
+    short, long = sign(5), sign(3600)
+    first = await verifier.verify(short)
+    assert await verifier.verify(short) is first  # served from the cache
+    assert verifier._verified[short][1] == now + 5  # never past exp
+    await verifier.verify(long)
+    assert verifier._verified[long][1] <= time.time() + CACHE_SECONDS  # and never long
+    # Past its deadline the entry is not used: the token is checked again, in full.
+    expired = sign(-60)
+    verifier._verified[expired] = (first, time.time() - 1)
+    with pytest.raises(Unauthorized):
+        await verifier.verify(expired)

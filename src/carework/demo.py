@@ -96,7 +96,7 @@ async def _seed_plan(
     dps, nav = CLINICIAN.principal, ADVISOR.principal
     if await plans.search_plans(session, dps, patient.pid or ""):
         return False
-    view = await plans.create_plan(
+    plan = await plans.create_plan(
         session,
         dps,
         PlanCreate(
@@ -107,7 +107,7 @@ async def _seed_plan(
             status="active" if status == "active" else "draft",
         ),
     )
-    plan_id = view.plan.id
+    plan_id = plan.id
     created = {}
     for domain, goal_title, days in goals_by_side:
         author = dps if domain is GoalDomain.treatment else nav

@@ -9,8 +9,22 @@ services ask the ``ensure_*`` functions before they write, and filter what they 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    String,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    false,
+    literal,
+    or_,
+    select,
+    true,
+)
 
 from carework.auth.principal import Principal
 from carework.consent.repository import scope_active
@@ -99,12 +113,19 @@ def units_for_new_plan(
 
 
 def plan_scope(principal: Principal) -> ColumnElement[bool]:
-    """SQL predicate on ``Plan``: the plans this caller may know exist."""
+    """SQL predicate on ``Plan``: the plans this caller may know exist.
+
+    The caller's identifiers are named bind parameters and the predicate's shape depends on
+    the role alone, so a statement built with it can be kept and run for any caller of that
+    role with ``scope_params`` (see ``plans.view``)."""
     side = SIDE_OF_ROLE.get(principal.role)
     if side is Side.patient:
-        if principal.pid is None:
-            return false()
-        own_patient = select(Patient.id).where(Patient.nid == principal.pid).scalar_subquery()
+        # A patient token without a national id matches nothing (``nid = NULL``).
+        own_patient = (
+            select(Patient.id)
+            .where(Patient.nid == bindparam("scope_pid", principal.pid, type_=String))
+            .scalar_subquery()
+        )
         return Plan.patient_id == own_patient
     if side is None:
         return false()
@@ -112,9 +133,20 @@ def plan_scope(principal: Principal) -> ColumnElement[bool]:
     named_on_team = exists().where(
         CareTeamMember.plan_id == Plan.id,
         CareTeamMember.side == side.value,
-        CareTeamMember.sub == principal.sub,
+        CareTeamMember.sub == bindparam("scope_sub", principal.sub, type_=String),
     )
-    return or_(unit == principal.org, named_on_team)
+    return or_(unit == bindparam("scope_org", principal.org, type_=String), named_on_team)
+
+
+def scope_params(principal: Principal) -> dict[str, str | None]:
+    """The values of ``plan_scope``'s parameters for this caller."""
+    return {"scope_pid": principal.pid, "scope_sub": principal.sub, "scope_org": principal.org}
+
+
+def anyone_with(role: Role) -> Principal:
+    """A caller with this role and no identity, to build a statement once per role. Run it
+    with ``scope_params`` of the real caller; left without them it matches no plan."""
+    return Principal(sub="", name="", role=role, org=None, pid=None)
 
 
 # --- ownership ----------------------------------------------------------------------------
@@ -157,6 +189,18 @@ def ensure_may_grant_consent(principal: Principal, evidence: ConsentEvidence | N
     if side is Side.dps and evidence in (None, ConsentEvidence.verbal, ConsentEvidence.written):
         return
     raise Forbidden("Only the patient, or a clinician recording it in person, decides consent.")
+
+
+def may_read_access_log(principal: Principal) -> bool:
+    """Who read and changed a plan is the clinic's record, like who granted consent: the DPS
+    side reads a plan's trail. The patient reads their own plan's (``audit.access_log``). NAV
+    does not: the trail of reads and notes on treatment goals would tell what consent withholds."""
+    return SIDE_OF_ROLE.get(principal.role) is Side.dps
+
+
+def ensure_may_read_access_log(principal: Principal) -> None:
+    if not may_read_access_log(principal):
+        raise Forbidden("A plan's access log is read by the DPS side.")
 
 
 def may_propose_only(principal: Principal) -> bool:
@@ -203,6 +247,58 @@ class View:
 
 def view_for(principal: Principal, consent: frozenset[ConsentScope]) -> View:
     return View(side=side_of(principal), consent=consent)
+
+
+@dataclass(frozen=True, slots=True)
+class SqlView:
+    """``View`` as SQL, for reading a whole plan in one statement: the same rules, applied to
+    columns. ``consent`` is an array expression of the scopes active at this request.
+    (tests/test_access_sql.py holds the two to the same answers for every combination.)"""
+
+    side: Side
+    consent: ColumnElement[Any]
+
+    def _consented(self, scope: ConsentScope) -> ColumnElement[bool]:
+        return literal(scope.value) == any_(self.consent)
+
+    def sees_goal(self, domain: SQLColumnExpression[str]) -> ColumnElement[bool]:
+        if self.side is not Side.nav:
+            return true()
+        return or_(
+            domain != GoalDomain.treatment.value, self._consented(ConsentScope.treatment_goals)
+        )
+
+    def sees_activity(
+        self,
+        responsible_side: SQLColumnExpression[str],
+        goal_domain: SQLColumnExpression[str | None],
+    ) -> ColumnElement[bool]:
+        if self.side is not Side.nav:
+            return true()
+        goals = self._consented(ConsentScope.treatment_goals)
+        return and_(
+            or_(goal_domain.is_(None), goal_domain != GoalDomain.treatment.value, goals),
+            or_(responsible_side != Side.dps.value, goals),
+        )
+
+    def sees_note(
+        self,
+        visibility: SQLColumnExpression[str],
+        author_side: SQLColumnExpression[str],
+        goal_domain: SQLColumnExpression[str],
+    ) -> ColumnElement[bool]:
+        own_or_shared = or_(visibility != Visibility.internal.value, author_side == self.side.value)
+        if self.side is not Side.nav:
+            return own_or_shared
+        treatment_notes = and_(
+            self._consented(ConsentScope.treatment_goals),
+            self._consented(ConsentScope.treatment_notes),
+        )
+        return and_(own_or_shared, or_(goal_domain != GoalDomain.treatment.value, treatment_notes))
+
+
+def sql_view_for(principal: Principal, consent: ColumnElement[Any]) -> SqlView:
+    return SqlView(side=side_of(principal), consent=consent)
 
 
 # --- the same rules for set-based reads (change feed, history) --------------------------------

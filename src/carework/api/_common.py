@@ -20,6 +20,7 @@ from carework.notes.schemas import NoteRead
 from carework.plans.models import Plan
 from carework.plans.schemas import PatientRef, PlanSummary
 from carework.plans.service import GoalView, PlanView
+from carework.plans.view import PlanJson
 from carework.problem import PROBLEM_MEDIA_TYPE, Problem
 
 Session = Annotated[AsyncSession, Depends(request_session)]
@@ -76,6 +77,14 @@ DELETE_ERRORS = problems(401, 403, 404, 422)
 
 def with_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
+
+
+def plan_json(found: PlanJson, status_code: int = 200, **headers: str) -> Response:
+    """The plan view as PostgreSQL built it, sent as is (``plans.view``)."""
+    return Response(
+        found.body, status_code=status_code, media_type="application/json",
+        headers={"ETag": etag(found.version), **headers},
+    )  # fmt: skip
 
 
 def goal_read(view: GoalView) -> GoalRead:

@@ -20,7 +20,7 @@ from carework.api._common import (
     activity_read,
     change_read,
     goal_read,
-    plan_read,
+    plan_json,
     plan_summary,
     with_etag,
 )
@@ -34,6 +34,7 @@ from carework.notes import service as notes
 from carework.notes.schemas import NoteCreate, NoteRead
 from carework.pagination import Cursor, Limit
 from carework.plans import service as plans
+from carework.plans import view as plan_view
 from carework.plans.schemas import (
     PlanCreate,
     PlanPage,
@@ -66,10 +67,9 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
     async def create_plan(
         body: PlanCreate, principal: caller, session: Session, response: Response
     ) -> Any:
-        view = await plans.create_plan(session, principal, body)
-        response.headers["Location"] = f"{base}/{view.plan.id}"
-        with_etag(response, view.plan.version)
-        return plan_read(plan_schema, view)
+        plan = await plans.create_plan(session, principal, body)
+        found = await plan_view.read_plan(session, principal, plan_schema, plan.id)
+        return plan_json(found, status.HTTP_201_CREATED, Location=f"{base}/{plan.id}")
 
     @router.get(
         "/plans",
@@ -110,12 +110,8 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         responses=READ_ERRORS,
         summary="The caller's view of a plan",
     )
-    async def read_plan(
-        plan_id: uuid.UUID, principal: caller, session: Session, response: Response
-    ) -> Any:
-        view = await plans.read_plan(session, principal, plan_id)
-        with_etag(response, view.plan.version)
-        return plan_read(plan_schema, view)
+    async def read_plan(plan_id: uuid.UUID, principal: caller, session: Session) -> Any:
+        return plan_json(await plan_view.read_plan(session, principal, plan_schema, plan_id))
 
     @router.patch(
         "/plans/{plan_id}",
@@ -130,11 +126,9 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         principal: caller,  # before If-Match: 401/403 come first, 428/412 only after
         expected: ExpectedVersion,
         session: Session,
-        response: Response,
     ) -> Any:
-        view = await plans.update_plan(session, principal, plan_id, expected, body)
-        with_etag(response, view.plan.version)
-        return plan_read(plan_schema, view)
+        await plans.update_plan(session, principal, plan_id, expected, body)
+        return plan_json(await plan_view.read_plan(session, principal, plan_schema, plan_id))
 
     @router.post(
         "/plans/{plan_id}/goals",

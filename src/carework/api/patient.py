@@ -1,6 +1,7 @@
 """``/api/v1/patient``: the patient's own plan, through a citizen-facing client."""
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Response, status
 
@@ -13,7 +14,7 @@ from carework.api._common import (
     Session,
     consent_read,
     goal_read,
-    plan_read,
+    plan_json,
     with_etag,
 )
 from carework.api.route import UnitOfWorkRoute
@@ -26,7 +27,7 @@ from carework.goals.schemas import GoalRead, PatientGoalProposal
 from carework.notes import service as notes
 from carework.notes.schemas import NoteRead, PatientNoteCreate
 from carework.pagination import Cursor, Limit
-from carework.plans import service as plans
+from carework.plans import view as plan_view
 from carework.plans.schemas import PatientPlanRead
 
 router = APIRouter(
@@ -43,12 +44,8 @@ router = APIRouter(
     responses=READ_ERRORS,
     summary="My plan",
 )
-async def read_plan(
-    principal: PatientPrincipal, session: Session, response: Response
-) -> PatientPlanRead:
-    view = await plans.read_own_plan(session, principal)
-    with_etag(response, view.plan.version)
-    return plan_read(PatientPlanRead, view)
+async def read_plan(principal: PatientPrincipal, session: Session) -> Any:
+    return plan_json(await plan_view.read_own_plan(session, principal, PatientPlanRead))
 
 
 @router.post(

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from carework.audit.models import AuditChainHead, AuditEvent
 from carework.audit.record import AuditRecord
@@ -60,28 +60,48 @@ def chain_for(record: AuditRecord) -> str:
     return f"shared-{digest[0] % SHARED_CHAINS}"
 
 
-async def _advance_head(session: AsyncSession, chain: str) -> tuple[int, str, datetime]:
-    """Lock the chain's head and move it on; returns (new seq, previous hash, now)."""
-    advance = (
-        update(AuditChainHead)
-        .where(AuditChainHead.chain == chain)
-        .values(seq=AuditChainHead.seq + 1)
-        .returning(AuditChainHead.seq, AuditChainHead.hash, func.clock_timestamp())
+# The append runs on every request: its statements are built once, with bind parameters, and
+# run on the session's connection as plain Core (no ORM bookkeeping on the hot path).
+_head: Table = AuditChainHead.__table__  # type: ignore[assignment]
+_event: Table = AuditEvent.__table__  # type: ignore[assignment]
+
+_ADVANCE = (
+    update(_head)
+    .where(_head.c.chain == bindparam("the_chain"))
+    .values(seq=_head.c.seq + 1)
+    .returning(_head.c.seq, _head.c.hash, func.clock_timestamp())
+)
+_START = (
+    pg_insert(_head)
+    .values(chain=bindparam("the_chain"), seq=0, hash=bindparam("genesis"))
+    .on_conflict_do_nothing()
+)
+# The event and the head's new hash in one round trip (the head row is locked already).
+_APPEND = (
+    update(_head)
+    .where(_head.c.chain == bindparam("the_chain"))
+    .values(hash=bindparam("new_hash"))
+    .add_cte(
+        insert(_event)
+        .values({c.name: bindparam(f"e_{c.name}", type_=c.type) for c in _event.columns})
+        .cte("appended")
     )
-    row = (await session.execute(advance)).one_or_none()
+)
+
+
+async def _advance_head(conn: AsyncConnection, chain: str) -> tuple[int, str, datetime]:
+    """Lock the chain's head and move it on; returns (new seq, previous hash, now)."""
+    row = (await conn.execute(_ADVANCE, {"the_chain": chain})).one_or_none()
     if row is None:
-        await session.execute(
-            pg_insert(AuditChainHead)
-            .values(chain=chain, seq=0, hash=genesis(chain))
-            .on_conflict_do_nothing()
-        )
-        row = (await session.execute(advance)).one()
+        await conn.execute(_START, {"the_chain": chain, "genesis": genesis(chain)})
+        row = (await conn.execute(_ADVANCE, {"the_chain": chain})).one()
     return int(row[0]), str(row[1]), row[2]
 
 
 async def append(session: AsyncSession, record: AuditRecord) -> None:
+    conn = await session.connection()
     chain = chain_for(record)
-    seq, prev_hash, now = await _advance_head(session, chain)
+    seq, prev_hash, now = await _advance_head(conn, chain)
     principal = record.principal
     fields: dict[str, Any] = {
         "occurred_at": now,
@@ -102,10 +122,9 @@ async def append(session: AsyncSession, record: AuditRecord) -> None:
         "client_ip": record.client_ip,
     }
     digest = event_hash(prev_hash, fields)
-    await session.execute(insert(AuditEvent).values(**fields, prev_hash=prev_hash, hash=digest))
-    await session.execute(
-        update(AuditChainHead).where(AuditChainHead.chain == chain).values(hash=digest)
-    )
+    params = {f"e_{name}": value for name, value in fields.items()}
+    params |= {"e_prev_hash": prev_hash, "e_hash": digest, "the_chain": chain, "new_hash": digest}
+    await conn.execute(_APPEND, params)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,11 @@ ASYMMETRIC_ALGORITHMS = [
     "EdDSA",
 ]
 LEEWAY_SECONDS = 10
+#: A verified token is remembered (by its exact text) for at most this long, and never past
+#: its ``exp``: the signature check is the costliest step of a request and callers send the
+#: same token for many requests. A key withdrawn from a JWKS stops working within this time.
+CACHE_SECONDS = 60.0
+CACHE_SIZE = 10_000
 
 
 @dataclass
@@ -48,6 +54,7 @@ class _Issuer:
 
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
+        self._verified: dict[str, tuple[Principal, float]] = {}
         self._issuers: dict[str, _Issuer] = {}
         for trusted in settings.trusted_issuers():
             if trusted.jwks_url:
@@ -63,6 +70,18 @@ class TokenVerifier:
             self._issuers[DEV_ISSUER] = _Issuer(DEFAULT_AUDIENCE, key=dev_key)
 
     async def verify(self, token: str) -> Principal:
+        now = time.time()
+        cached = self._verified.get(token)
+        if cached is not None and now < cached[1]:
+            return cached[0]
+        principal, expires = await self._verify(token)
+        if len(self._verified) >= CACHE_SIZE:  # drop the oldest half, not one per request
+            for old in list(self._verified)[: CACHE_SIZE // 2]:
+                del self._verified[old]
+        self._verified[token] = (principal, min(expires, now + CACHE_SECONDS))
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -89,7 +108,7 @@ class TokenVerifier:
             raise Unauthorized("The token is not valid yet.") from None
         except jwt.PyJWTError:
             raise Unauthorized("The token could not be verified.") from None
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

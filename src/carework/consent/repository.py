@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, and_, any_, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    any_,
+    cast,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.selectable import LateralFromClause
 
 from carework.consent.models import Consent
+from carework.plans.models import Plan
 from carework.vocab import ConsentScope
 
 
@@ -25,6 +41,26 @@ async def active_scopes(session: AsyncSession, plan_id: uuid.UUID) -> frozenset[
         select(func.unnest(Consent.scopes)).where(Consent.plan_id == plan_id, is_active())
     )
     return frozenset(ConsentScope(s) for s in rows)
+
+
+def active_scopes_lateral() -> LateralFromClause:
+    """The scopes of ``Plan``'s consents active at this request, as a LATERAL subquery with one
+    sorted array column ``scopes``: join it to a query on plans and the consent is read in the
+    same round trip, once per plan."""
+    unnested = func.unnest(Consent.scopes).table_valued("scope").render_derived()
+    scope = unnested.c.scope
+    empty = cast(literal_column("'{}'"), ARRAY(String))
+    return (
+        select(
+            func.coalesce(func.array_agg(aggregate_order_by(distinct(scope), scope)), empty).label(
+                "scopes"
+            )
+        )
+        .select_from(Consent)
+        .join(unnested, true())
+        .where(Consent.plan_id == Plan.id, is_active())
+        .lateral("consent_now")
+    )
 
 
 def scope_active(

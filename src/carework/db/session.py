@@ -44,12 +44,16 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     engine_log = logging.getLogger("sqlalchemy.engine.Engine")
     if _no_result_rows not in engine_log.filters:
         engine_log.addFilter(_no_result_rows)
+    # No pre-ping: it is one more round trip on every request, and a connection the server
+    # dropped is found anyway — its error invalidates the pool, and that one request fails
+    # with 500 (nothing committed) instead of every request paying for the check.
+    # Timestamps leave PostgreSQL as JSON in the plan view: always in UTC.
     return create_async_engine(
         to_async_url(url),
         pool_size=pool_size,
         max_overflow=10,
-        pool_pre_ping=True,
         hide_parameters=True,
+        connect_args={"server_settings": {"timezone": "UTC"}},
     )
 
 

@@ -5,11 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.auth.principal import Principal
 from carework.feed.models import ChangeEvent
+
+_table: Table = ChangeEvent.__table__  # type: ignore[assignment]
+_COLUMNS = (
+    "plan_id", "type", "resource_type", "resource_id", "version", "actor_sub", "actor_name",
+    "actor_role", "sensitivity", "internal_to", "data",
+)  # fmt: skip
+# Every change writes one: built once, run as Core on the session's connection.
+_INSERT = insert(_table).values({c: bindparam(f"e_{c}", type_=_table.c[c].type) for c in _COLUMNS})
 
 
 async def record(
@@ -25,18 +33,11 @@ async def record(
     data: dict[str, Any] | None = None,
 ) -> None:
     """Append one change event to the current transaction: it commits with the change."""
-    await session.execute(
-        insert(ChangeEvent).values(
-            plan_id=plan_id,
-            type=type,
-            resource_type=resource[0],
-            resource_id=resource[1],
-            version=version,
-            actor_sub=principal.sub,
-            actor_name=principal.name,
-            actor_role=principal.role.value,
-            sensitivity=sensitivity,
-            internal_to=internal_to,
-            data=data or {},
-        )
-    )
+    values = {
+        "plan_id": plan_id, "type": type, "resource_type": resource[0],
+        "resource_id": resource[1], "version": version, "actor_sub": principal.sub,
+        "actor_name": principal.name, "actor_role": principal.role.value,
+        "sensitivity": sensitivity, "internal_to": internal_to, "data": data or {},
+    }  # fmt: skip
+    conn = await session.connection()
+    await conn.execute(_INSERT, {f"e_{name}": value for name, value in values.items()})

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, Select, select, tuple_
+from sqlalchemy import Row, Select, Uuid, bindparam, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carework.access.policy import plan_scope
+from carework.access.policy import anyone_with, plan_scope, scope_params
 from carework.audit.record import touch
 from carework.auth.principal import Principal
+from carework.consent.repository import active_scopes_lateral
 from carework.errors import NotFound
 from carework.patients.models import Patient
 from carework.plans.models import Plan
-from carework.vocab import OPEN_PLAN_STATUSES, PlanStatus
+from carework.vocab import OPEN_PLAN_STATUSES, ConsentScope, PlanStatus, Role
 
 
 def readable_plans(principal: Principal) -> Select[Plan]:
@@ -33,6 +35,30 @@ async def get_plan(
         raise NotFound("No such plan.")
     touch(plan_id=plan.id)
     return plan
+
+
+@functools.cache
+def _plan_and_consent(role: Role) -> Select[Plan, list[str]]:
+    consent = active_scopes_lateral()
+    return (
+        readable_plans(anyone_with(role))
+        .add_columns(consent.c.scopes)
+        .join(consent, true())
+        .where(Plan.id == bindparam("plan_id", type_=Uuid))
+    )
+
+
+async def get_plan_and_consent(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID
+) -> tuple[Plan, frozenset[ConsentScope]]:
+    """A plan in scope and the consent scopes active on it, in one round trip (every write
+    and item read starts here; the statement is built once per role)."""
+    params = scope_params(principal) | {"plan_id": plan_id}
+    row = (await session.execute(_plan_and_consent(principal.role), params)).one_or_none()
+    if row is None:
+        raise NotFound("No such plan.")
+    touch(plan_id=plan_id)
+    return row[0], frozenset(ConsentScope(s) for s in row[1])
 
 
 async def get_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient:

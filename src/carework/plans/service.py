@@ -64,8 +64,8 @@ async def view_of(session: AsyncSession, principal: Principal, plan: Plan) -> Vi
 async def plan_for_reading(
     session: AsyncSession, principal: Principal, plan_id: uuid.UUID
 ) -> tuple[Plan, View]:
-    plan = await repository.get_plan(session, principal, plan_id)
-    return plan, await view_of(session, principal, plan)
+    plan, consent = await repository.get_plan_and_consent(session, principal, plan_id)
+    return plan, view_for(principal, consent)
 
 
 async def plan_for_writing(
@@ -88,7 +88,7 @@ async def _upsert_patient(session: AsyncSession, nid: str, name: str) -> uuid.UU
     return (await session.execute(stmt)).scalar_one()
 
 
-async def create_plan(session: AsyncSession, principal: Principal, body: PlanCreate) -> PlanView:
+async def create_plan(session: AsyncSession, principal: Principal, body: PlanCreate) -> Plan:
     side = side_of(principal)
     dps_unit, nav_office = units_for_new_plan(principal, body.dps_unit, body.nav_office)
     if dps_unit is None or nav_office is None:
@@ -131,7 +131,7 @@ async def create_plan(session: AsyncSession, principal: Principal, body: PlanCre
         session, principal, type="plan.created", plan_id=plan.id, resource=("plan", plan.id),
         version=plan.version, data={"status": plan.status},
     )  # fmt: skip
-    return await load_view(session, principal, plan)
+    return plan
 
 
 async def load_view(session: AsyncSession, principal: Principal, plan: Plan) -> PlanView:
@@ -212,7 +212,7 @@ async def update_plan(
     plan_id: uuid.UUID,
     expected_version: Versions,
     body: PlanUpdate,
-) -> PlanView:
+) -> Plan:
     plan = await repository.get_plan(session, principal, plan_id, lock=True)
     ensure_version(plan.version, expected_version)
     changes = sent_changes(body)
@@ -238,7 +238,7 @@ async def update_plan(
         session, principal, type="plan.updated", plan_id=plan.id, resource=("plan", plan.id),
         version=plan.version, data={"changed": sorted(changes), "status": plan.status},
     )  # fmt: skip
-    return await load_view(session, principal, plan)
+    return plan
 
 
 async def list_plans(

@@ -363,8 +363,8 @@ async def create_plan(request: Request, principal: CareTeam) -> Response:
             "status": one(form, "status"),
         },
     )
-    view = await plans.create_plan(request.state.session, principal, body)
-    return _redirect(f"/ui/plans/{view.plan.id}", ok="plan")
+    plan = await plans.create_plan(request.state.session, principal, body)
+    return _redirect(f"/ui/plans/{plan.id}", ok="plan")
 
 
 def _columns(principal: Principal, view: PlanView) -> dict[str, Any]:

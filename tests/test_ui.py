@@ -10,6 +10,15 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
+from carework.ui import routes
+from tests.domain_helpers import (
+    add_activity,
+    add_goal,
+    add_note,
+    plan_for_new_patient,
+    read_patient_plan,
+    read_plan,
+)
 from tests.factories import Actor, World, create_plan
 
 ORIGIN = "http://carework.test"
@@ -30,9 +39,12 @@ class PageAudit(HTMLParser):
         self.has_main = False
         self.has_skip_link = False
         self.external_scripts: list[str] = []
+        self.positive_tabindex: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
+        if (a.get("tabindex") or "0").lstrip("-").isdigit() and int(a.get("tabindex") or 0) > 0:
+            self.positive_tabindex.append(tag)  # breaks the keyboard order of the page
         if tag == "html":
             self.lang = a.get("lang")
         elif re.fullmatch(r"h[1-6]", tag):
@@ -69,6 +81,7 @@ def check_page(html: str) -> PageAudit:
     unlabelled = [c for c in page.controls if c[1] is None or c[1] not in page.label_for]
     assert unlabelled == [], f"form controls without a label: {unlabelled}"
     assert page.external_scripts == [], "scripts ship with the package, not from a CDN"
+    assert page.positive_tabindex == [], "the tab order follows the page"
     return page
 
 
@@ -99,6 +112,17 @@ async def treatment_goal(client: httpx.AsyncClient, world: World, plan_id: str) 
     return goal
 
 
+#: Routes added for the rest of issue 5 (each also tested for role, scope and input below).
+NEW_ROUTES = [
+    ("POST", f"/ui/plans/{uuid.uuid4()}/status"),
+    ("POST", f"/ui/plans/{uuid.uuid4()}/activities/{uuid.uuid4()}"),
+    ("POST", f"/ui/plans/{uuid.uuid4()}/consents"),
+    ("POST", f"/ui/plans/{uuid.uuid4()}/consents/{uuid.uuid4()}/revoke"),
+    ("GET", f"/ui/plans/{uuid.uuid4()}/access-log"),
+    ("POST", f"/ui/me/goals/{uuid.uuid4()}/notes"),
+]
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -114,6 +138,7 @@ async def treatment_goal(client: httpx.AsyncClient, world: World, plan_id: str) 
         ("POST", "/ui/me/goals"),
         ("POST", "/ui/me/consents"),
         ("POST", f"/ui/me/consents/{uuid.uuid4()}/revoke"),
+        *NEW_ROUTES,
     ],
 )
 async def test_every_page_needs_sign_in(client: httpx.AsyncClient, method: str, path: str) -> None:
@@ -309,7 +334,7 @@ async def test_patient_page_and_ui_reads_in_the_access_log(
     html = await page(client, world.patient, "/ui/me")
     assert "Jobbe i barnehage" in html
     assert "Foreslått" in html
-    assert "ui_read_plan" in html
+    assert "Leste planen" in html
     assert world.clinician.name in html
     # The patient has no care-team pages, and care workers no patient page.
     assert (await client.get("/ui/plans", headers=as_(world.patient))).status_code == 403
@@ -326,3 +351,390 @@ async def test_htmx_ships_with_the_package(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert "htmx" in response.text[:200]
     assert (await client.get("/ui/static/carework.css")).status_code == 200
+
+
+# --- the rest of issue 5: helpers --------------------------------------------------------
+
+
+async def post(
+    client: httpx.AsyncClient, actor: Actor, path: str, data: dict[str, str | list[str]]
+) -> str:
+    """A form post; returns where it sends the browser (always a 303)."""
+    response = await client.post(path, data=data, headers=posting(actor))
+    assert response.status_code == 303, response.text
+    location: str = response.headers["location"]
+    return location
+
+
+async def shown(client: httpx.AsyncClient, actor: Actor, location: str, status: int) -> str:
+    """Follow a redirect as the browser would: the page, its status, and an accessible page."""
+    response = await client.get(location, headers=as_(actor))
+    assert response.status_code == status, response.text
+    check_page(response.text)
+    return response.text
+
+
+def body_rows(html: str) -> list[list[str]]:
+    """The text of each body row's cells in the page's tables."""
+    rows = re.findall(r"<tr><td>(.*?)</tr>", html, re.S)
+    return [
+        [" ".join(re.sub(r"<[^>]+>", "", cell).split()) for cell in re.findall(
+            r"<td>(.*?)</td>", f"<td>{row}", re.S)]
+        for row in rows
+    ]  # fmt: skip
+
+
+def version_in(html: str, action: str) -> str:
+    """The version a form on the page carries (what the browser would send back)."""
+    form = re.search(
+        rf'action="{re.escape(action)}"[^>]*>\s*<input type="hidden" name="version" '
+        r'value="(\d+)"',
+        html,
+    )
+    assert form is not None, f"no form posting to {action}"
+    return form[1]
+
+
+@pytest.mark.parametrize(("method", "path"), [r for r in NEW_ROUTES if r[0] == "POST"])
+async def test_new_form_posts_refuse_cross_site(
+    client: httpx.AsyncClient, world: World, method: str, path: str
+) -> None:
+    actor = world.patient if path.startswith("/ui/me") else world.clinician
+    for headers in ({"Origin": "http://evil.test"}, {}):
+        response = await client.post(path, data={"x": "y"}, headers={**as_(actor), **headers})
+        assert response.status_code == 403
+        assert "Skjemaet kom ikke fra denne nettsiden." in response.text
+
+
+# --- 1. updating an activity --------------------------------------------------------------
+
+
+async def test_clinician_updates_an_activity(client: httpx.AsyncClient, world: World) -> None:
+    plan = await create_plan(client, world)
+    activity = await add_activity(
+        client, world.clinician, plan["id"], "therapy", start="2030-01-01", end="2030-03-01"
+    )
+    plan_page = f"/ui/plans/{plan['id']}"
+    action = f"{plan_page}/activities/{activity['id']}"
+    html = await page(client, world.clinician, plan_page)
+    assert version_in(html, action) == "1"
+    assert 'value="2030-03-01"' in html
+
+    location = await post(
+        client, world.clinician, action,
+        {"version": "1", "status": "in_progress", "title": "Samtaler hver uke",
+         "responsible_person": "", "start": "2030-01-08", "end": ""},
+    )  # fmt: skip
+    assert location == f"{plan_page}?ok=activity_updated"
+    assert "Aktiviteten er oppdatert." in await shown(client, world.clinician, location, 200)
+    api = (await read_plan(client, world.clinician, plan["id"]))["activities"][0]
+    assert (api["status"], api["title"], api["start"], api["end"], api["version"]) == (
+        "in_progress", "Samtaler hver uke", "2030-01-08", None, 2,
+    )  # fmt: skip
+
+    # The page the user still has open names version 1: refused, with a clear message.
+    stale = await post(client, world.clinician, action, {"version": "1", "status": "done"})
+    assert stale == f"{plan_page}?feil=precondition-failed"
+    html = await shown(client, world.clinician, stale, 200)
+    assert "Noen andre har endret dette" in html
+    assert 'role="alert"' in html
+
+    # The service's rules, as messages: a date order, an emptied title, a move that is not one.
+    for data, slug in [
+        ({"version": "2", "start": "2030-05-01", "end": "2030-04-01"}, "rule-violation"),
+        ({"version": "2", "title": ""}, "rule-violation"),
+        ({"version": "2", "status": "unknown"}, "rule-violation"),
+        ({"version": "x", "status": "done"}, "rule-violation"),
+        ({"version": "2", "status": "planned"}, "conflict"),
+    ]:
+        assert await post(client, world.clinician, action, data) == f"{plan_page}?feil={slug}"
+    api = (await read_plan(client, world.clinician, plan["id"]))["activities"][0]
+    assert (api["status"], api["version"]) == ("in_progress", 2)
+
+
+async def test_activity_update_follows_ownership_and_scope(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    plan = await create_plan(client, world)
+    nav_activity = await add_activity(client, world.advisor, plan["id"], "work_training")
+    plan_page = f"/ui/plans/{plan['id']}"
+    action = f"{plan_page}/activities/{nav_activity['id']}"
+    data = {"version": "1", "status": "in_progress"}
+
+    # The clinician sees NAV's activity but gets no form for it, and a post is refused.
+    html = await page(client, world.clinician, plan_page)
+    assert nav_activity["title"] in html
+    assert f'action="{action}"' not in html
+    assert await post(client, world.clinician, action, data) == f"{plan_page}?feil=forbidden"
+    # The advisor runs it.
+    assert f'action="{action}"' in await page(client, world.advisor, plan_page)
+    assert await post(client, world.advisor, action, data) == f"{plan_page}?ok=activity_updated"
+    # The patient has no care-team pages; outside the unit the plan does not exist.
+    assert await post(client, world.patient, action, data) == f"{plan_page}?feil=forbidden"
+    await shown(client, world.patient, f"{plan_page}?feil=forbidden", 403)
+    outside = await post(client, world.other_advisor, action, {**data, "version": "2"})
+    assert outside == f"{plan_page}?feil=not-found"
+    await shown(client, world.other_advisor, outside, 404)
+    api = (await read_plan(client, world.advisor, plan["id"]))["activities"][0]
+    assert (api["status"], api["version"]) == ("in_progress", 2)
+
+
+# --- 2. the plan's status ------------------------------------------------------------------
+
+
+async def test_plan_status_moves_with_stale_edit_handling(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    plan = await create_plan(client, world, status="draft")
+    plan_page = f"/ui/plans/{plan['id']}"
+    action = f"{plan_page}/status"
+    html = await page(client, world.clinician, plan_page)
+    assert version_in(html, action) == "1"
+    options = re.search(r'<select id="plan_status"[^>]*>(.*?)</select>', html, re.S)
+    assert options is not None
+    assert re.findall(r'value="(\w+)"', options[1]) == ["active", "closed"]
+
+    ok = await post(client, world.clinician, action, {"version": "1", "status": "active"})
+    assert ok == f"{plan_page}?ok=plan_status"
+    assert "Planens status er oppdatert." in await shown(client, world.clinician, ok, 200)
+    stale = await post(client, world.clinician, action, {"version": "1", "status": "closed"})
+    assert stale == f"{plan_page}?feil=precondition-failed"
+    assert "Noen andre har endret dette" in await shown(client, world.clinician, stale, 200)
+    for data, slug in [
+        ({"version": "2", "status": "draft"}, "conflict"),  # not a move the service allows
+        ({"version": "2", "status": "paused"}, "rule-violation"),
+        ({"version": "2", "status": ""}, "rule-violation"),
+        ({"version": "2"}, "rule-violation"),
+        ({"status": "completed"}, "rule-violation"),  # no version: no blind overwrite
+    ]:
+        assert await post(client, world.clinician, action, data) == f"{plan_page}?feil={slug}"
+    assert (await read_plan(client, world.clinician, plan["id"]))["status"] == "active"
+
+    # Either side may change the plan (as through the API); the patient and outsiders not.
+    done = {"version": "2", "status": "completed"}
+    assert await post(client, world.patient, action, done) == f"{plan_page}?feil=forbidden"
+    await shown(client, world.patient, f"{plan_page}?feil=forbidden", 403)
+    outside = await post(client, world.other_clinician, action, done)
+    assert outside == f"{plan_page}?feil=not-found"
+    await shown(client, world.other_clinician, outside, 404)
+    assert await post(client, world.advisor, action, done) == f"{plan_page}?ok=plan_status"
+    html = await page(client, world.clinician, plan_page)
+    assert "Fullført" in html
+    assert f'action="{action}"' not in html  # a completed plan has no moves left
+
+
+# --- 3. consent recorded by the clinician ------------------------------------------------
+
+
+async def test_clinician_records_and_revokes_consent(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    plan = await create_plan(client, world)
+    goal = await treatment_goal(client, world, plan["id"])
+    plan_page = f"/ui/plans/{plan['id']}"
+    action = f"{plan_page}/consents"
+    assert goal["title"] not in await page(client, world.advisor, plan_page)
+
+    ok = await post(
+        client, world.clinician, action,
+        {"scopes": ["treatment_goals"], "evidence": "written", "valid_until": "2099-12-31"},
+    )  # fmt: skip
+    assert ok == f"{plan_page}?ok=recorded"
+    html = await shown(client, world.clinician, ok, 200)
+    assert "Samtykket er registrert." in html
+    assert "Skriftlig" in html
+    assert "Aktivt til 31.12.2099 23:59" in html
+    consents = await client.get(
+        f"/api/v1/dps/plans/{plan['id']}/consents", headers=world.clinician.headers
+    )
+    [row] = consents.json()["items"]
+    assert (row["evidence"], row["scopes"], row["active"]) == ("written", ["treatment_goals"], True)
+
+    # The advisor sees the goal now, and the consent status read-only: no way to change it.
+    html = await page(client, world.advisor, plan_page)
+    assert goal["title"] in html
+    assert "Pasienten har samtykket til at NAV ser: Behandlingsmål." in html
+    assert f'action="{action}"' not in html
+    assert "/revoke" not in html
+
+    revoke = f"{plan_page}/consents/{row['id']}/revoke"
+    assert f'action="{revoke}"' in await page(client, world.clinician, plan_page)
+    assert await post(client, world.advisor, revoke, {}) == f"{plan_page}?feil=forbidden"
+    assert await post(client, world.patient, revoke, {}) == f"{plan_page}?feil=forbidden"
+    outside = await post(client, world.other_clinician, revoke, {})
+    assert outside == f"{plan_page}?feil=not-found"
+    await shown(client, world.other_clinician, outside, 404)
+    unknown = f"{plan_page}/consents/{uuid.uuid4()}/revoke"
+    assert await post(client, world.clinician, unknown, {}) == f"{plan_page}?feil=not-found"
+    assert goal["title"] in await page(client, world.advisor, plan_page)
+
+    assert await post(client, world.clinician, revoke, {}) == f"{plan_page}?ok=revoked"
+    assert goal["title"] not in await page(client, world.advisor, plan_page)
+    assert "Trukket tilbake" in await page(client, world.clinician, plan_page)
+
+
+async def test_recording_consent_checks_role_scope_and_input(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    plan = await create_plan(client, world)
+    plan_page = f"/ui/plans/{plan['id']}"
+    action = f"{plan_page}/consents"
+    good = {"scopes": ["treatment_goals", "treatment_notes"], "evidence": "verbal"}
+    for data in [
+        {"evidence": "verbal"},  # no scope
+        {**good, "evidence": "digital"},  # the patient's own login, not a clinician's record
+        {**good, "scopes": ["treatment_goals", "treatment_goals"]},
+        {**good, "scopes": ["everything"]},
+        {**good, "valid_until": "2001-01-01"},  # already over
+        {**good, "valid_until": "31.12.2030"},
+        {**good, "valid_until": "0001-01-01"},
+    ]:
+        assert (
+            await post(client, world.clinician, action, data) == f"{plan_page}?feil=rule-violation"
+        )
+    # NAV reads consent status but never records it: the page says so, the service refused.
+    assert await post(client, world.advisor, action, good) == f"{plan_page}?feil=forbidden"
+    html = await shown(client, world.advisor, f"{plan_page}?feil=forbidden", 200)
+    assert "Du har ikke tilgang til å gjøre dette." in html
+    assert 'role="alert"' in html
+    assert await post(client, world.patient, action, good) == f"{plan_page}?feil=forbidden"
+    await shown(client, world.patient, f"{plan_page}?feil=forbidden", 403)
+    outside = await post(client, world.other_clinician, action, good)
+    assert outside == f"{plan_page}?feil=not-found"
+    await shown(client, world.other_clinician, outside, 404)
+    consents = await client.get(f"{plan_page.replace('/ui', '/api/v1/dps')}/consents",
+                                headers=world.clinician.headers)  # fmt: skip
+    assert consents.json()["items"] == []
+    assert await post(client, world.clinician, action, good) == f"{plan_page}?ok=recorded"
+    assert "Behandlingsmål, Notater om behandlingen" in await page(client, world.advisor, plan_page)
+
+
+# --- 4. the plan's access log --------------------------------------------------------------
+
+
+async def test_clinician_reads_the_plans_access_log(
+    client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = await create_plan(client, world)
+    plan_page = f"/ui/plans/{plan['id']}"
+    log_page = f"{plan_page}/access-log"
+    await page(client, world.advisor, plan_page)
+    await client.get(plan_page, headers=as_(world.other_clinician))  # refused: 404
+    assert f'href="{log_page}"' in await page(client, world.clinician, plan_page)
+    assert f'href="{log_page}"' not in await page(client, world.advisor, plan_page)
+
+    html = await page(client, world.clinician, log_page)
+    assert f"<h1>Tilgangslogg: {plan['title']}</h1>" in html
+    rows = [row[1:] for row in body_rows(html)]  # without the time
+    assert [world.advisor.name, "NAV-veileder", world.nav_office,
+            "Leste planen (ui_read_plan)"] in rows  # fmt: skip
+    # Like the patient's log: what was done with the plan, not who was turned away.
+    assert not any(row[0] == "Outside Clinician" for row in rows)
+    assert "create_plan" in html
+    assert "Neste side" not in html
+
+    monkeypatch.setattr(routes, "ACCESS_LOG_PER_PAGE", 2)
+    html = await page(client, world.clinician, log_page)
+    assert len(body_rows(html)) == 2
+    assert "create_plan" not in html  # newest first: the creation is on the last page
+    next_page = re.search(r'<a href="([^"]+)" rel="next">Neste side</a>', html)
+    assert next_page is not None
+    while next_page is not None:
+        html = await page(client, world.clinician, next_page[1].replace("&amp;", "&"))
+        next_page = re.search(r'<a href="([^"]+)" rel="next">Neste side</a>', html)
+    assert "create_plan" in html
+    assert f'<a href="{log_page}">Første side</a>' in html
+    bad = await client.get(f"{log_page}?cursor=nope", headers=as_(world.clinician))
+    assert bad.status_code == 422
+    check_page(bad.text)
+
+
+async def test_plan_access_log_is_for_the_dps_side_in_scope(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    plan = await create_plan(client, world)
+    log_page = f"/ui/plans/{plan['id']}/access-log"
+    for actor, status in [
+        (world.advisor, 403),  # NAV reads no trail: it would tell what consent withholds
+        (world.patient, 403),  # the patient's own log is on /ui/me
+        (world.other_clinician, 404),
+    ]:
+        response = await client.get(log_page, headers=as_(actor))
+        assert response.status_code == status
+        check_page(response.text)
+        assert plan["title"] not in response.text
+    missing = await client.get(f"/ui/plans/{uuid.uuid4()}/access-log", headers=as_(world.clinician))
+    assert missing.status_code == 404
+
+
+# --- 5. the patient's notes ------------------------------------------------------------------
+
+
+async def test_patient_reads_shared_notes_and_writes_one(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    plan = await create_plan(client, world)
+    goal = await add_goal(client, world.clinician, plan["id"], "treatment", title="Sove bedre")
+    await add_note(client, world.clinician, plan["id"], goal["id"], "Delt med pasienten")
+    await add_note(client, world.clinician, plan["id"], goal["id"], "Bare DPS", "internal")
+    html = await page(client, world.patient, "/ui/me")
+    assert "Delt med pasienten" in html
+    assert "Bare DPS" not in html
+    action = f"/ui/me/goals/{goal['id']}/notes"
+    assert f'action="{action}"' in html
+
+    ok = await post(client, world.patient, action, {"text": "  Jeg sover bedre nå  "})
+    assert ok == "/ui/me?ok=note"
+    html = await shown(client, world.patient, ok, 200)
+    assert "Notatet er lagret." in html
+    assert "Jeg sover bedre nå" in html
+    [mine] = [
+        n
+        for n in (await read_patient_plan(client, world.patient))["goals"][0]["notes"]
+        if n["author_side"] == "patient"
+    ]
+    assert (mine["text"], mine["visibility"]) == ("Jeg sover bedre nå", "shared")
+    clinician_page = await page(client, world.clinician, f"/ui/plans/{plan['id']}")
+    assert "Jeg sover bedre nå" in clinician_page
+    assert "(Pasient)" in clinician_page
+
+    for data in ({"text": ""}, {"text": "x" * 10001}, {}):
+        assert await post(client, world.patient, action, data) == "/ui/me?feil=rule-violation"
+    # Care workers write on /ui/plans; this form is the patient's.
+    assert await post(client, world.clinician, action, {"text": "x"}) == "/ui/me?feil=forbidden"
+    await shown(client, world.clinician, "/ui/me?feil=forbidden", 403)
+    # A goal on someone else's plan is not there, and a patient without a plan has none.
+    other_plan = await plan_for_new_patient(client, world)
+    other_goal = await add_goal(client, world.clinician, other_plan["id"], "treatment")
+    other = f"/ui/me/goals/{other_goal['id']}/notes"
+    assert await post(client, world.patient, other, {"text": "x"}) == "/ui/me?feil=not-found"
+    assert await post(client, world.other_patient, action, {"text": "x"}) == (
+        "/ui/me?feil=not-found"
+    )
+    notes = (await read_patient_plan(client, world.patient))["goals"][0]["notes"]
+    assert len(notes) == 2
+
+
+# --- 6. paging the plan list -----------------------------------------------------------------
+
+
+async def test_plan_list_pages(
+    client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes, "PLANS_PER_PAGE", 2)
+    titles = [f"Plan nummer {n}" for n in range(3)]
+    for title in titles:
+        await plan_for_new_patient(client, world, title=title)
+    html = await page(client, world.clinician, "/ui/plans")
+    assert [t in html for t in titles] == [True, True, False]
+    assert "Første side" not in html
+    next_page = re.search(r'<a href="([^"]+)" rel="next">Neste side</a>', html)
+    assert next_page is not None
+    html = await page(client, world.clinician, next_page[1].replace("&amp;", "&"))
+    assert [t in html for t in titles] == [False, False, True]
+    assert "Neste side" not in html
+    assert '<a href="/ui/plans">Første side</a>' in html
+    for cursor in ("nope", "x" * 300):
+        bad = await client.get(f"/ui/plans?cursor={cursor}", headers=as_(world.clinician))
+        assert bad.status_code == 422
+        assert "Noen av feltene er ikke fylt ut riktig" in bad.text

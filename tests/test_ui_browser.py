@@ -1,15 +1,21 @@
 """The web frontend in a real browser: Debian's chromium driven by Playwright, against a live
 ``carework serve --demo``. The story of issue 5: the clinician creates a plan and a treatment
 goal, the advisor does not see the goal, the patient consents, the advisor now sees it; and a
-stale edit shows a clear message. Screenshots go to ``tests/_artifacts/screenshots/``; with
-CAREWORK_UPDATE_SCREENSHOTS=1 they replace the ones the README shows in ``docs/screenshots/``.
+stale edit shows a clear message; the clinician moves a plan and an activity on, records a
+consent given in person and reads the plan's access log; and the pages pass WCAG 2 colour
+contrast and can be worked with the keyboard alone. Screenshots go to
+``tests/_artifacts/screenshots/``; with CAREWORK_UPDATE_SCREENSHOTS=1 they replace the ones the
+README shows in ``docs/screenshots/``.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
@@ -37,6 +43,7 @@ SCREENSHOTS = (
     if os.environ.get("CAREWORK_UPDATE_SCREENSHOTS") == "1"
     else _ROOT / "tests" / "_artifacts" / "screenshots"
 )
+CONTRAST_REPORT = _ROOT / "tests" / "_artifacts" / "contrast.json"
 STORY_PLAN = "Tilbake til studiene"
 STORY_GOAL = "Mestre eksamensangst"
 
@@ -184,3 +191,199 @@ async def test_demo_seeding_is_idempotent(server: LiveServer, demo_database: str
         assert await demo.seed(make_sessionmaker(engine)) == 0
     finally:
         await engine.dispose()
+
+
+async def test_clinician_moves_plan_and_activity_records_consent_reads_log(
+    browser: Browser, server: LiveServer
+) -> None:
+    clinician = await new_page(browser, server)
+    await sign_in(clinician, demo.CLINICIAN.name)
+    await open_plan(clinician, "Ny start")  # the demo's draft plan
+
+    await clinician.get_by_label("Ny status for planen").select_option("active")
+    await clinician.get_by_role("button", name="Endre planens status").click()
+    await expect(clinician.get_by_text("Planens status er oppdatert.")).to_be_visible()
+    await expect(clinician.locator(".facts dd").nth(1)).to_have_text("Aktiv")
+
+    edit = clinician.locator("details.edit", has_text="Ukentlig samtaleterapi")
+    await edit.locator("summary").click()
+    await edit.get_by_label("Status").select_option("in_progress")
+    await edit.get_by_label("Til dato").fill("2031-01-31")
+    await edit.get_by_role("button", name="Lagre endringene").click()
+    await expect(clinician.get_by_text("Aktiviteten er oppdatert.")).to_be_visible()
+    row = clinician.get_by_role("row", name=re.compile("Ukentlig samtaleterapi"))
+    await expect(row).to_contain_text("Pågår")
+    await expect(row).to_contain_text("31.01.2031")
+
+    await clinician.get_by_label("Hvordan samtykket ble gitt").select_option("written")
+    await clinician.get_by_role("button", name="Registrer samtykke").click()
+    await expect(clinician.get_by_text("Samtykket er registrert.")).to_be_visible()
+    await expect(clinician.get_by_test_id("consent-status")).to_have_text("Behandlingsmål")
+    await expect(clinician.get_by_role("cell", name="Skriftlig")).to_be_visible()
+    await shot(clinician, "clinician-plan-edits")
+
+    await clinician.get_by_role("link", name="Tilgangslogg").click()
+    await expect(clinician.get_by_role("heading", level=1)).to_have_text("Tilgangslogg: Ny start")
+    await expect(clinician.get_by_role("cell", name="Registrerte samtykke").first).to_be_visible()
+    await expect(clinician.get_by_role("cell", name="Endret en aktivitet").first).to_be_visible()
+    await shot(clinician, "clinician-access-log")
+
+
+# --- accessibility: WCAG 2 contrast, measured on the rendered pages ---------------------------
+
+#: What to measure on a plan page: text and the colours behind it, as the browser draws them.
+TEXTS = {
+    "body text": "main .facts dd",
+    "heading": "main h1",
+    "link": "main a[href='/ui/plans']",
+    "label": "main label",
+    "table header": "main th",
+    "hint": "main .hint",
+    "muted text (on a column)": "main .column .muted",
+    "badge": "main .badge",
+    "form field text": "main input[type=date]",
+    "button": "main button:not(.secondary)",
+    "secondary button": "main button.secondary",
+    "activity to edit": "main details.edit summary",
+    "header text": ".whoami span",
+    "header link": ".brand a",
+    "header button": ".site-header button",
+    "error message": ".alert-error",
+}
+FOCUSABLE = "a[href], button, input:not([type=hidden]), select, textarea, summary"
+
+#: The text colour and the stack of backgrounds behind an element, up to an opaque one.
+COLOURS_JS = """
+(el) => {
+  const layers = [];
+  for (let n = el; n; n = n.parentElement) {
+    const bg = getComputedStyle(n).backgroundColor;
+    layers.push(bg);
+    if (!bg.startsWith('rgba') || bg.endsWith(', 1)')) break;
+  }
+  const style = getComputedStyle(el);
+  return {color: style.color, outline: style.outlineColor, outlineStyle: style.outlineStyle,
+          shadow: style.boxShadow, layers};
+}
+"""
+
+RGB = tuple[float, float, float]
+
+
+def _rgba(css: str) -> tuple[RGB, float]:
+    parts = [float(x) for x in re.findall(r"[\d.]+", css)[:4]]
+    return (parts[0], parts[1], parts[2]), parts[3] if len(parts) == 4 else 1.0
+
+
+def _over(top: str, below: RGB) -> RGB:
+    rgb, alpha = _rgba(top)
+    r, g, b = (alpha * t + (1 - alpha) * u for t, u in zip(rgb, below, strict=True))
+    return r, g, b
+
+
+def _background(layers: list[str]) -> RGB:
+    colour: RGB = (255.0, 255.0, 255.0)  # the canvas
+    for layer in reversed(layers):
+        colour = _over(layer, colour)
+    return colour
+
+
+def _luminance(rgb: RGB) -> float:
+    def channel(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: RGB, b: RGB) -> float:
+    """WCAG 2 contrast ratio, 1 to 21."""
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_contrast_formula() -> None:
+    assert round(contrast((0, 0, 0), (255, 255, 255)), 1) == 21.0
+    assert round(contrast((118, 118, 118), (255, 255, 255)), 2) == 4.54  # #767676, the AA edge
+
+
+async def _text_contrast(page: Page, selector: str) -> float:
+    element = page.locator(selector).first
+    colours: dict[str, Any] = await element.evaluate(COLOURS_JS)
+    background = _background(colours["layers"])
+    return contrast(_over(colours["color"], background), background)
+
+
+async def _focus_contrast(page: Page, selector: str) -> float:
+    """The focus ring against what surrounds the element: the better of its two tones."""
+    element = page.locator(selector).first
+    await element.focus()
+    ring: dict[str, Any] = await element.evaluate(COLOURS_JS)
+    around: dict[str, Any] = await element.evaluate(f"(el) => ({COLOURS_JS})(el.parentElement)")
+    background = _background(around["layers"])
+    assert ring["outlineStyle"] != "none", f"{selector} shows no outline on focus"
+    tones = [ring["outline"], *re.findall(r"rgba?\([^)]*\)", ring["shadow"])]
+    return max(contrast(_over(tone, background), background) for tone in tones)
+
+
+async def test_colour_contrast_meets_wcag_aa(browser: Browser, server: LiveServer) -> None:
+    page = await new_page(browser, server)
+    await sign_in(page, demo.CLINICIAN.name)
+    await open_plan(page, "Tilbake i arbeid etter depresjon")
+    plan_url = page.url
+    await page.goto(f"{plan_url}?feil=conflict")
+    await page.locator("details.edit summary").first.click()  # open: its fields are drawn
+    await page.locator(".column").first.evaluate(
+        "(col) => col.insertAdjacentHTML('beforeend', '<p class=\"muted\">Ingen mål.</p>')"
+    )
+    ratios = {name: await _text_contrast(page, selector) for name, selector in TEXTS.items()}
+    await page.goto(f"{plan_url}?ok=status")
+    ratios["confirmation message"] = await _text_contrast(page, ".alert-ok")
+    await page.keyboard.press("Tab")
+    ratios["skip link (focused)"] = await _text_contrast(page, ".skip-link")
+    focus = {
+        f"focus ring: {name}": await _focus_contrast(page, selector)
+        for name, selector in {
+            "link": "main a[href='/ui/plans']",
+            "button": "main button:not(.secondary)",
+            "form field": "main input[type=date]",
+            "activity to edit": "main details.edit summary",
+            "header button": ".site-header button",
+        }.items()
+    }
+    CONTRAST_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    CONTRAST_REPORT.write_text(
+        json.dumps({k: round(v, 2) for k, v in {**ratios, **focus}.items()}, indent=2) + "\n"
+    )
+    low = {name: round(r, 2) for name, r in ratios.items() if r < 4.5}
+    assert low == {}, f"text below 4.5:1 (WCAG 2 AA 1.4.3): {low}"
+    low = {name: round(r, 2) for name, r in focus.items() if r < 3}
+    assert low == {}, f"focus indicators below 3:1 (WCAG 2 AA 1.4.11): {low}"
+
+
+async def test_every_control_is_reachable_by_keyboard(browser: Browser, server: LiveServer) -> None:
+    page = await new_page(browser, server)
+    await sign_in(page, demo.CLINICIAN.name)
+    await open_plan(page, "Tilbake i arbeid etter depresjon")
+    await page.locator("details.edit").evaluate_all("(ds) => ds.forEach(d => d.open = true)")
+    count: int = await page.evaluate(
+        f"""() => {{
+            const all = [...document.querySelectorAll({json.dumps(FOCUSABLE)})]
+                .filter(el => el.checkVisibility());
+            all.forEach((el, i) => el.dataset.kb = String(i));
+            return all.length;
+        }}"""
+    )
+    assert count > 30
+    await page.locator("body").evaluate("(b) => { b.tabIndex = -1; b.focus(); }")
+    reached: list[str] = []
+    for _ in range(count * 4 + 10):  # a date field takes a Tab per part
+        await page.keyboard.press("Tab")
+        index = await page.evaluate("() => document.activeElement?.dataset?.kb ?? null")
+        if index is None or (reached and index == "0"):
+            break
+        reached.append(index)
+    missing = sorted(set(map(str, range(count))) - set(reached), key=int)
+    assert missing == [], f"{len(missing)} of {count} controls are not reached by Tab"
+    assert [int(i) for i in dict.fromkeys(reached)] == list(range(count)), "Tab follows the page"

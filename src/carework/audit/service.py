@@ -28,10 +28,24 @@ async def access_log(
 ) -> tuple[Sequence[AuditEvent], str | None]:
     """Who else read or changed the patient's plan, newest first."""
     plan = await plans.own_plan(session, principal)
+    return await plan_access_log(
+        session, plan.id, limit=limit, cursor=cursor, except_sub=principal.sub
+    )
+
+
+async def plan_access_log(
+    session: AsyncSession,
+    plan_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    except_sub: str | None = None,
+) -> tuple[Sequence[AuditEvent], str | None]:
+    """Who read or changed a plan, newest first (the caller has been scoped to it already)."""
     stmt = select(AuditEvent).where(
-        AuditEvent.plan_id == plan.id,
+        AuditEvent.plan_id == plan_id,
         AuditEvent.outcome == "allowed",
-        AuditEvent.actor_sub.is_distinct_from(principal.sub),
+        AuditEvent.actor_sub.is_distinct_from(except_sub),
     )
     if cursor:
         stmt = stmt.where(

@@ -11,9 +11,9 @@ No ``from __future__ import annotations``: FastAPI must see the real parameter t
 """
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -23,9 +23,18 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
 
 from carework import demo
-from carework.access.policy import ACTIVITY_KINDS, ensure_role, owner_of, side_of, view_for
+from carework.access.policy import (
+    ACTIVITY_KINDS,
+    ensure_may_read_access_log,
+    ensure_role,
+    may_read_access_log,
+    owner_of,
+    side_of,
+    view_for,
+)
 from carework.activities import service as activities
-from carework.activities.schemas import ActivityCreate
+from carework.activities.schemas import ActivityCreate, ActivityUpdate
+from carework.activities.service import ACTIVITY_TRANSITIONS
 from carework.api.route import Handler, UnitOfWorkRoute
 from carework.audit import service as audit
 from carework.auth.dev_keys import mint_dev_token
@@ -33,7 +42,7 @@ from carework.auth.principal import Principal
 from carework.auth.tokens import TokenVerifier
 from carework.config import Settings
 from carework.consent import service as consent
-from carework.consent.schemas import PatientConsentCreate
+from carework.consent.schemas import PatientConsentCreate, RecordedConsentCreate
 from carework.errors import (
     CareworkError,
     Forbidden,
@@ -47,15 +56,32 @@ from carework.goals import service as goals
 from carework.goals.schemas import GoalCreate, GoalUpdate, PatientGoalProposal
 from carework.goals.service import GOAL_TRANSITIONS
 from carework.notes import service as notes
+from carework.notes.schemas import NoteCreate, PatientNoteCreate
 from carework.plans import service as plans
-from carework.plans.schemas import PlanCreate
-from carework.plans.service import PlanView
-from carework.vocab import ConsentScope, GoalDomain, GoalStatus, Role, Side, Visibility
+from carework.plans.schemas import PlanCreate, PlanUpdate
+from carework.plans.service import PLAN_TRANSITIONS, PlanView
+from carework.vocab import (
+    ActivityStatus,
+    ConsentScope,
+    GoalDomain,
+    GoalStatus,
+    PlanStatus,
+    Role,
+    Side,
+    Visibility,
+)
 
 HERE = Path(__file__).parent
 COOKIE = "carework_ui"
 SESSION_SECONDS = 8 * 3600
+#: Rows per page of the plan list and of a plan's access log (``Neste side`` for more).
+PLANS_PER_PAGE = 50
+ACCESS_LOG_PER_PAGE = 100
 templates = Jinja2Templates(directory=HERE / "templates")
+#: How a clinician may record a consent given in person: what the API's schema accepts.
+EVIDENCE_IN_PERSON: tuple[str, ...] = get_args(
+    RecordedConsentCreate.model_fields["evidence"].annotation
+)
 
 # --- Norwegian words for the closed vocabularies ------------------------------------------
 
@@ -99,6 +125,40 @@ LABELS: dict[str, str] = {
     "digital": "Digitalt",
     "verbal": "Muntlig",
     "written": "Skriftlig",
+    # audit outcomes
+    "allowed": "Tillatt",
+    "denied": "Avvist",
+    "failed": "Feilet",
+}
+
+#: What an access-log entry did, by the route's action (the audit trail's ``action``).
+ACTIONS: dict[str, str] = {
+    "read_plan": "Leste planen",
+    "patient_plan": "Leste planen",
+    "create_plan": "Opprettet planen",
+    "update_plan": "Endret planen",
+    "list_plans": "Leste planlisten",
+    "search_plans": "Søkte etter planer",
+    "read_plan_history": "Leste historikken",
+    "plan_access_log": "Leste tilgangsloggen",
+    "create_goal": "La til et mål",
+    "propose_goal": "Foreslo et mål",
+    "patient_propose_goal": "Foreslo et mål",
+    "read_goal": "Leste et mål",
+    "update_goal": "Endret et mål",
+    "add_note": "Skrev et notat",
+    "patient_add_note": "Skrev et notat",
+    "create_activity": "La til en aktivitet",
+    "read_activity": "Leste en aktivitet",
+    "update_activity": "Endret en aktivitet",
+    "add_team_member": "La til en person i teamet",
+    "record_consent": "Registrerte samtykke",
+    "grant_consent": "Ga samtykke",
+    "patient_grant_consent": "Ga samtykke",
+    "revoke_consent": "Trakk tilbake samtykke",
+    "patient_revoke_consent": "Trakk tilbake samtykke",
+    "list_consents": "Leste samtykkene",
+    "read_active_consent": "Leste samtykkestatus",
 }
 
 #: What a refused form post says, by the error's slug (only known slugs are shown).
@@ -119,8 +179,11 @@ SAVED: dict[str, str] = {
     "status": "Statusen er oppdatert.",
     "note": "Notatet er lagret.",
     "activity": "Aktiviteten er lagret.",
+    "activity_updated": "Aktiviteten er oppdatert.",
+    "plan_status": "Planens status er oppdatert.",
     "proposal": "Forslaget er sendt til behandlingsteamet.",
     "consent": "Samtykket er gitt.",
+    "recorded": "Samtykket er registrert.",
     "revoked": "Samtykket er trukket tilbake.",
 }
 
@@ -138,7 +201,13 @@ def _date(value: date | datetime | None) -> str:
     return value.strftime("%d.%m.%Y")
 
 
+def _action(action: str) -> str:
+    """In words; the web pages' actions (``ui_...``) read like the API's."""
+    return ACTIONS.get(action.removeprefix("ui_"), action)
+
+
 templates.env.filters["label"] = _label
+templates.env.filters["action"] = _action
 templates.env.filters["nodate"] = _date
 
 
@@ -238,7 +307,13 @@ async def patient(principal: SignedIn) -> Principal:
     return ensure_role(principal, Role.patient)
 
 
+async def clinician(principal: SignedIn) -> Principal:
+    """What the API serves on ``/api/v1/dps`` only (recording consent) is for clinicians."""
+    return ensure_role(principal, Role.clinician)
+
+
 CareTeam = Annotated[Principal, Depends(care_team)]
+Clinician = Annotated[Principal, Depends(clinician)]
 PatientUser = Annotated[Principal, Depends(patient)]
 
 
@@ -275,12 +350,53 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
         raise RuleViolation("The form has invalid fields.") from None
 
 
+def parse_changes(model: type[M], form: Form, names: tuple[str, ...]) -> M:
+    """A PATCH body from a form: the fields the form has (an emptied one as None, so a date
+    can be cleared and a required field refused), nothing for the fields it does not have."""
+    return parse_sent(model, {name: one(form, name) for name in names if name in form})
+
+
+def parse_sent(model: type[M], data: dict[str, Any]) -> M:
+    """Like ``parse``, but None is sent as None (the service sees which fields were set)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        raise RuleViolation("The form has invalid fields.") from None
+
+
 def form_uuid(form: Form, name: str) -> uuid.UUID | None:
     value = one(form, name)
     try:
         return uuid.UUID(value) if value else None
     except ValueError:
         raise RuleViolation(f"{name} is not an id.") from None
+
+
+def form_version(form: Form) -> frozenset[int]:
+    """The version the page showed is the If-Match: a stale page is refused, not overwritten."""
+    version = one(form, "version") or ""
+    if not version.isascii() or not version.isdigit():
+        raise RuleViolation("version is not a number.")
+    return frozenset({int(version)})
+
+
+def form_end_of_day(form: Form, name: str) -> datetime | None:
+    """A date field read as "up to and including that day", in the server's time zone."""
+    value = one(form, name)
+    if value is None:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), time(23, 59, 59)).astimezone()
+    except (ValueError, OverflowError, OSError):  # not a date, or none this clock can place
+        raise RuleViolation(f"{name} is not a date.") from None
+
+
+def cursor_of(request: Request) -> str | None:
+    """``?cursor=`` as the service's ``next_cursor`` gave it; the service refuses a bad one."""
+    cursor = request.query_params.get("cursor") or None
+    if cursor is not None and len(cursor) > 200:
+        raise RuleViolation("The cursor is not one this service issued.")
+    return cursor
 
 
 # --- the router -------------------------------------------------------------------------
@@ -343,10 +459,15 @@ async def logout() -> Response:
 @router.get("/plans", operation_id="ui_list_plans", response_class=HTMLResponse)
 async def list_plans(request: Request, principal: CareTeam) -> Response:
     session = request.state.session
-    rows, _ = await plans.list_plans(session, principal, status=None, limit=200, cursor=None)
+    cursor = cursor_of(request)
+    rows, next_cursor = await plans.list_plans(
+        session, principal, status=None, limit=PLANS_PER_PAGE, cursor=cursor
+    )
     return _page(
         request, "plans.html", principal,
         rows=rows, may_create=side_of(principal) is Side.dps,
+        next_page=f"/ui/plans?{urlencode({'cursor': next_cursor})}" if next_cursor else None,
+        first_page="/ui/plans" if cursor else None,
     )  # fmt: skip
 
 
@@ -371,6 +492,7 @@ def _columns(principal: Principal, view: PlanView) -> dict[str, Any]:
     """What the plan page shows beside the goals: decided by the access policy, not here."""
     side = side_of(principal)
     seen = view_for(principal, frozenset(ConsentScope(s) for s in view.consent))
+    plan_status = PlanStatus(view.plan.status)
     goals_by_domain: dict[str, list[Any]] = {d.value: [] for d in GoalDomain}
     for goal_view in view.goals:
         goals_by_domain[goal_view.goal.domain].append(goal_view)
@@ -386,6 +508,15 @@ def _columns(principal: Principal, view: PlanView) -> dict[str, Any]:
             for gv in view.goals
             if gv.goal.owner_side == side.value
         },
+        # Where the side may change status: staying put is a move too, so dates can change.
+        "activity_moves": {
+            a.id: sorted(
+                {a.status} | {s.value for s in ACTIVITY_TRANSITIONS[ActivityStatus(a.status)]}
+            )
+            for a in view.activities
+            if a.responsible_side == side.value
+        },
+        "plan_moves": sorted(s.value for s in PLAN_TRANSITIONS[plan_status]),
         "activity_kinds": [k.value for k in ACTIVITY_KINDS.get(side, frozenset())],
         "visibilities": [v.value for v in Visibility],
         "scopes": [s.value for s in ConsentScope],
@@ -405,7 +536,9 @@ async def read_plan(request: Request, plan_id: uuid.UUID, principal: CareTeam) -
     history, _ = await feed.plan_history(session, principal, plan_id, after=None, limit=100)
     return _page(
         request, "plan.html", principal,
-        consents=consents, history=list(reversed(history)), **_columns(principal, view),
+        consents=consents, history=list(reversed(history)),
+        evidences=EVIDENCE_IN_PERSON, may_read_access_log=may_read_access_log(principal),
+        **_columns(principal, view),
     )  # fmt: skip
 
 
@@ -434,15 +567,19 @@ async def update_goal_status(
     request: Request, plan_id: uuid.UUID, goal_id: uuid.UUID, principal: CareTeam
 ) -> Response:
     form = await read_form(request)
-    version = one(form, "version") or ""
-    if not version.isascii() or not version.isdigit():
-        raise RuleViolation("version is not a number.")
+    version = form_version(form)
     body = parse(GoalUpdate, {"status": one(form, "status")})
-    # The version the page showed is the If-Match: a stale page is refused, not overwritten.
-    await goals.update_goal(
-        request.state.session, principal, plan_id, goal_id, frozenset({int(version)}), body
-    )
+    await goals.update_goal(request.state.session, principal, plan_id, goal_id, version, body)
     return _redirect(f"/ui/plans/{plan_id}", ok="status")
+
+
+@router.post("/plans/{plan_id}/status", operation_id="ui_update_plan", dependencies=SAME_ORIGIN)
+async def update_plan_status(request: Request, plan_id: uuid.UUID, principal: CareTeam) -> Response:
+    form = await read_form(request)
+    version = form_version(form)
+    body = parse_sent(PlanUpdate, {"status": one(form, "status")})  # a status, never none
+    await plans.update_plan(request.state.session, principal, plan_id, version, body)
+    return _redirect(f"/ui/plans/{plan_id}", ok="plan_status")
 
 
 @router.post(
@@ -452,14 +589,10 @@ async def add_note(
     request: Request, plan_id: uuid.UUID, goal_id: uuid.UUID, principal: CareTeam
 ) -> Response:
     form = await read_form(request)
-    text = one(form, "text")
-    try:
-        visibility = Visibility(one(form, "visibility") or "")
-    except ValueError:
-        raise RuleViolation("Unknown visibility.") from None
-    if text is None or len(text) > 10000:
-        raise RuleViolation("A note needs text.")
-    await notes.add_note(request.state.session, principal, plan_id, goal_id, text, visibility)
+    body = parse(NoteCreate, {"text": one(form, "text"), "visibility": one(form, "visibility")})
+    await notes.add_note(
+        request.state.session, principal, plan_id, goal_id, body.text, body.visibility
+    )
     return _redirect(f"/ui/plans/{plan_id}", ok="note")
 
 
@@ -481,6 +614,76 @@ async def create_activity(request: Request, plan_id: uuid.UUID, principal: CareT
     )
     await activities.create_activity(request.state.session, principal, plan_id, body)
     return _redirect(f"/ui/plans/{plan_id}", ok="activity")
+
+
+@router.post(
+    "/plans/{plan_id}/activities/{activity_id}",
+    operation_id="ui_update_activity",
+    dependencies=SAME_ORIGIN,
+)
+async def update_activity(
+    request: Request, plan_id: uuid.UUID, activity_id: uuid.UUID, principal: CareTeam
+) -> Response:
+    form = await read_form(request)
+    version = form_version(form)
+    body = parse_changes(
+        ActivityUpdate, form, ("status", "title", "responsible_person", "start", "end")
+    )
+    await activities.update_activity(
+        request.state.session, principal, plan_id, activity_id, version, body
+    )
+    return _redirect(f"/ui/plans/{plan_id}", ok="activity_updated")
+
+
+@router.post(
+    "/plans/{plan_id}/consents", operation_id="ui_record_consent", dependencies=SAME_ORIGIN
+)
+async def record_consent(request: Request, plan_id: uuid.UUID, principal: Clinician) -> Response:
+    form = await read_form(request)
+    body = parse(
+        RecordedConsentCreate,
+        {
+            "scopes": form.get("scopes", []),
+            "evidence": one(form, "evidence"),
+            "valid_until": form_end_of_day(form, "valid_until"),
+        },
+    )
+    await consent.record_in_person(request.state.session, principal, plan_id, body)
+    return _redirect(f"/ui/plans/{plan_id}", ok="recorded")
+
+
+@router.post(
+    "/plans/{plan_id}/consents/{consent_id}/revoke",
+    operation_id="ui_revoke_consent",
+    dependencies=SAME_ORIGIN,
+)
+async def revoke_recorded_consent(
+    request: Request, plan_id: uuid.UUID, consent_id: uuid.UUID, principal: Clinician
+) -> Response:
+    await consent.revoke(request.state.session, principal, plan_id, consent_id)
+    return _redirect(f"/ui/plans/{plan_id}", ok="revoked")
+
+
+@router.get(
+    "/plans/{plan_id}/access-log", operation_id="ui_plan_access_log", response_class=HTMLResponse
+)
+async def plan_access_log(request: Request, plan_id: uuid.UUID, principal: CareTeam) -> Response:
+    """Who read or changed the plan, newest first (the patient's log, seen from the unit)."""
+    ensure_may_read_access_log(principal)
+    session = request.state.session
+    cursor = cursor_of(request)
+    # Through the scoped read first: a plan out of scope is 404 before any trail is read.
+    plan, _ = await plans.plan_for_reading(session, principal, plan_id)
+    events, next_cursor = await audit.plan_access_log(
+        session, plan.id, limit=ACCESS_LOG_PER_PAGE, cursor=cursor
+    )
+    here = f"/ui/plans/{plan.id}/access-log"
+    return _page(
+        request, "access_log.html", principal,
+        plan=plan, events=events,
+        next_page=f"{here}?{urlencode({'cursor': next_cursor})}" if next_cursor else None,
+        first_page=here if cursor else None,
+    )  # fmt: skip
 
 
 # --- the patient --------------------------------------------------------------------------
@@ -514,6 +717,18 @@ async def propose_goal(request: Request, principal: PatientUser) -> Response:
     )
     await goals.propose_goal(request.state.session, principal, body)
     return _redirect("/ui/me", ok="proposal")
+
+
+@router.post(
+    "/me/goals/{goal_id}/notes", operation_id="ui_patient_add_note", dependencies=SAME_ORIGIN
+)
+async def add_patient_note(
+    request: Request, goal_id: uuid.UUID, principal: PatientUser
+) -> Response:
+    form = await read_form(request)
+    body = parse(PatientNoteCreate, {"text": one(form, "text")})
+    await notes.add_patient_note(request.state.session, principal, goal_id, body.text)
+    return _redirect("/ui/me", ok="note")
 
 
 @router.post("/me/consents", operation_id="ui_patient_grant_consent", dependencies=SAME_ORIGIN)

@@ -29,7 +29,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from carework.app import create_app
-from carework.audit.chain import event_hash, genesis
+from carework.audit.chain import HASHED_FIELDS, event_hash, genesis
 from carework.config import Settings
 from carework.db import migrate
 from carework.db.embedded import EmbeddedPostgres
@@ -310,6 +310,35 @@ async def test_the_session_database_chains_verify(caller: httpx.AsyncClient, sce
     assert body["ok"] is True, body
     assert body["first_broken"] is None
     assert body["events"] > 0
+
+
+#: Text JSON escapes, text it does not, and text outside the BMP, in every audited string.
+AWKWARD_TEXT = [
+    'Åse "Ø" \\ Ærlig',
+    "linje\nny\ttab\r",
+    "kontroll\x01\x1f\x7f",
+    "hjerne 🧠 og \u2028 skille",
+    "/ slash </script>",
+]
+
+
+@pytest.mark.parametrize("text", AWKWARD_TEXT, ids=range(len(AWKWARD_TEXT)))
+async def test_the_hash_made_in_sql_is_the_one_python_recomputes(
+    app: FastAPI, caller: httpx.AsyncClient, tokens: TokenMaker, world: World, text: str
+) -> None:
+    """The append hashes in PostgreSQL; ``verify`` recomputes in Python. They must agree on
+    every character a name, an organisation or a request id can hold."""
+    plan = await create_plan(caller, world)
+    actor = tokens.actor("clinician", org=world.dps_unit, name=text, sub=f"sub {text}"[:128])
+    # A caller's request id is kept only if it is printable ASCII (see the middleware).
+    for request_id in (None, f"req {text}"[:64] if text.isprintable() and text.isascii() else None):
+        headers = bearer(actor, **({"X-Request-ID": request_id} if request_id else {}))
+        response = await caller.get(f"/api/v1/dps/plans/{plan['id']}", headers=headers)
+        assert response.status_code == 200, response.text
+        event = await the_event(app, response)
+        assert event["actor_name"] == text
+        fields = {name: event[name] for name in HASHED_FIELDS}
+        assert event["hash"] == event_hash(event["prev_hash"], fields)
 
 
 # --------------------------------------------------------------------------------------------

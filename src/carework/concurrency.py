@@ -17,7 +17,9 @@ def etag(version: int) -> str:
 Versions = frozenset[int]
 
 
-def if_match_versions(
+# async although it awaits nothing: FastAPI runs a plain ``def`` dependency in a thread pool,
+# a thread hand-off on every write.
+async def if_match_versions(
     if_match: Annotated[
         str | None,
         Header(description='The ETag you last read, e.g. `"3"`. Required on every change.'),

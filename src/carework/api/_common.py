@@ -26,7 +26,7 @@ from carework.problem import PROBLEM_MEDIA_TYPE, Problem
 Session = Annotated[AsyncSession, Depends(request_session)]
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(

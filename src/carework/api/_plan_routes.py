@@ -183,11 +183,10 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         principal: caller,  # before If-Match: 401/403 come first, 428/412 only after
         expected: ExpectedVersion,
         session: Session,
-        response: Response,
-    ) -> GoalRead:
-        view = await goals.update_goal(session, principal, plan_id, goal_id, expected, body)
-        with_etag(response, view.goal.version)
-        return goal_read(view)
+    ) -> Any:
+        return plan_json(
+            await goals.update_goal(session, principal, plan_id, goal_id, expected, body)
+        )
 
     @router.post(
         "/plans/{plan_id}/goals/{goal_id}/notes",

@@ -16,9 +16,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Table,
+    Text,
+    Update,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.audit.models import AuditChainHead, AuditEvent
 from carework.audit.record import AuditRecord
@@ -60,71 +75,97 @@ def chain_for(record: AuditRecord) -> str:
     return f"shared-{digest[0] % SHARED_CHAINS}"
 
 
-# The append runs on every request: its statements are built once, with bind parameters, and
-# run on the session's connection as plain Core (no ORM bookkeeping on the hot path).
+# The append runs on every request, so it is ONE statement, built once: lock the chain's head,
+# compute the event's hash in PostgreSQL, insert the event and move the head on. The hash is the
+# same ``event_hash`` as above, written in SQL (``_json`` renders each value exactly as
+# ``json.dumps`` does); ``verify`` recomputes it in Python, so any drift between the two shows
+# up as a broken chain, and tests/test_audit.py appends awkward text to prove they agree.
 _head: Table = AuditChainHead.__table__  # type: ignore[assignment]
 _event: Table = AuditEvent.__table__  # type: ignore[assignment]
+_GIVEN = tuple(name for name in HASHED_FIELDS if name not in ("occurred_at", "seq"))
+_ISO_UTC = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
 
-_ADVANCE = (
-    update(_head)
-    .where(_head.c.chain == bindparam("the_chain"))
-    .values(seq=_head.c.seq + 1)
-    .returning(_head.c.seq, _head.c.hash, func.clock_timestamp())
-)
+
+def _json(value: ColumnElement[Any], column: Column[Any]) -> ColumnElement[str]:
+    if isinstance(column.type, Integer):
+        text = cast(value, Text)
+    elif isinstance(column.type, DateTime):
+        text = cast(func.to_json(func.to_char(func.timezone("UTC", value), _ISO_UTC)), Text)
+    else:
+        text = cast(func.to_json(cast(value, Text)), Text)
+    return func.coalesce(text, literal_column("'null'"))
+
+
+def _append_statement() -> Update:
+    head = (
+        select(
+            (_head.c.seq + 1).label("seq"),
+            _head.c.hash.label("prev_hash"),
+            func.clock_timestamp().label("occurred_at"),
+        )
+        .where(_head.c.chain == bindparam("the_chain"))
+        .with_for_update()
+        .cte("head")
+    )
+    value: dict[str, ColumnElement[Any]] = {
+        name: bindparam(f"e_{name}", type_=_event.c[name].type) for name in _GIVEN
+    }
+    value |= {"occurred_at": head.c.occurred_at, "seq": head.c.seq}
+    body = func.concat(
+        "[", func.concat_ws(",", *(_json(value[n], _event.c[n]) for n in HASHED_FIELDS)), "]"
+    )
+    digest = func.encode(
+        func.sha256(func.convert_to(func.concat(head.c.prev_hash, body), "UTF8")), "hex"
+    )
+    event = select(
+        *(value[n].label(n) for n in HASHED_FIELDS), head.c.prev_hash, digest.label("hash")
+    )
+    inserted = (
+        insert(_event)
+        .from_select([*HASHED_FIELDS, "prev_hash", "hash"], event)
+        .returning(_event.c.chain, _event.c.seq, _event.c.hash)
+        .cte("inserted")
+    )
+    return (
+        update(_head)
+        .where(_head.c.chain == inserted.c.chain)
+        .values(seq=inserted.c.seq, hash=inserted.c.hash)
+        .returning(_head.c.seq)
+    )
+
+
+_APPEND = _append_statement()
 _START = (
     pg_insert(_head)
     .values(chain=bindparam("the_chain"), seq=0, hash=bindparam("genesis"))
     .on_conflict_do_nothing()
 )
-# The event and the head's new hash in one round trip (the head row is locked already).
-_APPEND = (
-    update(_head)
-    .where(_head.c.chain == bindparam("the_chain"))
-    .values(hash=bindparam("new_hash"))
-    .add_cte(
-        insert(_event)
-        .values({c.name: bindparam(f"e_{c.name}", type_=c.type) for c in _event.columns})
-        .cte("appended")
-    )
-)
-
-
-async def _advance_head(conn: AsyncConnection, chain: str) -> tuple[int, str, datetime]:
-    """Lock the chain's head and move it on; returns (new seq, previous hash, now)."""
-    row = (await conn.execute(_ADVANCE, {"the_chain": chain})).one_or_none()
-    if row is None:
-        await conn.execute(_START, {"the_chain": chain, "genesis": genesis(chain)})
-        row = (await conn.execute(_ADVANCE, {"the_chain": chain})).one()
-    return int(row[0]), str(row[1]), row[2]
 
 
 async def append(session: AsyncSession, record: AuditRecord) -> None:
-    conn = await session.connection()
     chain = chain_for(record)
-    seq, prev_hash, now = await _advance_head(conn, chain)
     principal = record.principal
-    fields: dict[str, Any] = {
-        "occurred_at": now,
-        "id": uuid.uuid4(),
-        "chain": chain,
-        "seq": seq,
-        "actor_sub": principal.sub if principal else None,
-        "actor_name": principal.name if principal else None,
-        "actor_role": principal.role.value if principal else None,
-        "actor_org": principal.org if principal else None,
-        "action": record.action,
-        "outcome": record.outcome,
-        "status": record.status,
-        "plan_id": record.plan_id,
-        "resource_type": record.resource_type,
-        "resource_id": record.resource_id,
-        "request_id": record.request_id,
-        "client_ip": record.client_ip,
+    params: dict[str, Any] = {
+        "the_chain": chain,
+        "e_id": uuid.uuid4(),
+        "e_chain": chain,
+        "e_actor_sub": principal.sub if principal else None,
+        "e_actor_name": principal.name if principal else None,
+        "e_actor_role": principal.role.value if principal else None,
+        "e_actor_org": principal.org if principal else None,
+        "e_action": record.action,
+        "e_outcome": record.outcome,
+        "e_status": record.status,
+        "e_plan_id": record.plan_id,
+        "e_resource_type": record.resource_type,
+        "e_resource_id": record.resource_id,
+        "e_request_id": record.request_id,
+        "e_client_ip": record.client_ip,
     }
-    digest = event_hash(prev_hash, fields)
-    params = {f"e_{name}": value for name, value in fields.items()}
-    params |= {"e_prev_hash": prev_hash, "e_hash": digest, "the_chain": chain, "new_hash": digest}
-    await conn.execute(_APPEND, params)
+    conn = await session.connection()
+    if (await conn.execute(_APPEND, params)).first() is None:  # a chain's very first event
+        await conn.execute(_START, {"the_chain": chain, "genesis": genesis(chain)})
+        (await conn.execute(_APPEND, params)).one()
 
 
 @dataclass

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import date
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, Text, Update, Uuid, bindparam, cast, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import (
     View,
+    anyone_with,
     ensure_may_create_goal,
     ensure_owns,
     goal_sensitivity,
     may_propose_only,
     owner_of,
     side_of,
+    sql_view_for,
+    view_for,
 )
 from carework.audit.record import touch
 from carework.auth.principal import Principal
@@ -27,8 +33,9 @@ from carework.goals.models import Goal
 from carework.goals.schemas import GoalCreate, GoalUpdate, PatientGoalProposal
 from carework.notes.models import Note
 from carework.plans import repository as plans
-from carework.plans.service import GoalView, plan_for_reading, plan_for_writing
-from carework.vocab import GoalDomain, GoalStatus
+from carework.plans.service import GoalView, ensure_open, plan_for_reading, plan_for_writing
+from carework.plans.view import PlanJson, goal_object
+from carework.vocab import GoalDomain, GoalStatus, Role
 
 #: Terminal states (achieved, not_achieved, cancelled) are final.
 GOAL_TRANSITIONS: dict[GoalStatus, frozenset[GoalStatus]] = {
@@ -141,22 +148,48 @@ async def update_goal(
     goal_id: uuid.UUID,
     expected_version: Versions,
     body: GoalUpdate,
-) -> GoalView:
-    _, view = await plan_for_writing(session, principal, plan_id)
-    goal = await visible_goal(session, view, plan_id, goal_id, lock=True)
+) -> PlanJson:
+    """Change a goal; the answer is the goal as the caller sees it, built by the same UPDATE
+    that stores the change (``GoalRead`` with the notes the caller may see)."""
+    plan, consent, goal = await plans.get_plan_consent_and_item(
+        session, principal, plan_id, Goal, goal_id, "goal"
+    )
+    ensure_open(plan)
+    view = view_for(principal, consent)
+    if not view.sees_goal(goal.domain):
+        raise NotFound("No such goal.")
+    touch(resource=("goal", goal.id))
     ensure_owns(principal, goal.owner_side, "goal")
     ensure_version(goal.version, expected_version)
     changes = sent_changes(body)
     if "status" in changes:
         ensure_goal_move(GoalStatus(goal.status), GoalStatus(changes["status"]))
         changes["status"] = GoalStatus(changes["status"]).value
-    for field, value in changes.items():
-        setattr(goal, field, value)
-    goal.version += 1
-    await session.flush()
+    stmt = _update_statement(principal.role, frozenset(changes))
+    params = {f"new_{field}": value for field, value in changes.items()}
+    params |= {"goal_id": goal.id, "consent_scopes": sorted(s.value for s in consent)}
+    domain, status = goal.domain, changes.get("status", goal.status)
+    conn = await session.connection()
+    version, answer = (await conn.execute(stmt, params)).one()
+    session.expire(goal)  # the row changed under the ORM object: it must not be reused
     await feed.record(
-        session, principal, type="goal.updated", plan_id=plan_id, resource=("goal", goal.id),
-        version=goal.version, sensitivity=goal_sensitivity(goal.domain),
-        data={"domain": goal.domain, "status": goal.status, "changed": sorted(changes)},
+        session, principal, type="goal.updated", plan_id=plan_id, resource=("goal", goal_id),
+        version=version, sensitivity=goal_sensitivity(domain),
+        data={"domain": domain, "status": status, "changed": sorted(changes)},
     )  # fmt: skip
-    return await goal_view(session, view, goal)
+    return PlanJson(id=goal_id, version=version, body=answer)
+
+
+@functools.cache
+def _update_statement(role: Role, fields: frozenset[str]) -> Update:
+    """``UPDATE goal ... RETURNING`` the goal as the caller sees it, once per role and set of
+    fields; the consent is the one read with the plan (``consent_scopes``)."""
+    view = sql_view_for(anyone_with(role), bindparam("consent_scopes", type_=ARRAY(String)))
+    table = Goal.__table__
+    values: dict[str, Any] = {f: bindparam(f"new_{f}", type_=table.c[f].type) for f in fields}
+    return (
+        update(Goal)
+        .where(Goal.id == bindparam("goal_id", type_=Uuid))
+        .values(**values, version=Goal.version + 1)
+        .returning(Goal.version, cast(goal_object(view), Text))
+    )

@@ -6,6 +6,7 @@ import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, Uuid, bindparam, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +15,13 @@ from carework.access.policy import anyone_with, plan_scope, scope_params
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.consent.repository import active_scopes_lateral
+from carework.db.base import Base
 from carework.errors import NotFound
 from carework.patients.models import Patient
 from carework.plans.models import Plan
 from carework.vocab import OPEN_PLAN_STATUSES, ConsentScope, PlanStatus, Role
+
+T = TypeVar("T", bound=Base)
 
 
 def readable_plans(principal: Principal) -> Select[Plan]:
@@ -59,6 +63,45 @@ async def get_plan_and_consent(
         raise NotFound("No such plan.")
     touch(plan_id=plan_id)
     return row[0], frozenset(ConsentScope(s) for s in row[1])
+
+
+@functools.cache
+def _plan_consent_and_item(role: Role, model: type[Any]) -> Select[Plan, list[str], Any]:
+    consent = active_scopes_lateral()
+    return (
+        select(Plan, consent.c.scopes, model)
+        .select_from(Plan)
+        .join(consent, true())
+        .join(model, model.plan_id == Plan.id)
+        .where(
+            plan_scope(anyone_with(role)),
+            Plan.id == bindparam("plan_id", type_=Uuid),
+            model.id == bindparam("item_id", type_=Uuid),
+        )
+        .with_for_update(of=model)
+    )
+
+
+async def get_plan_consent_and_item(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    model: type[T],
+    item_id: uuid.UUID,
+    what: str,
+) -> tuple[Plan, frozenset[ConsentScope], T]:
+    """For a change to one item: the plan in scope, its active consent scopes and the item,
+    locked, in one round trip. Whether the caller may see the item is the service's to ask
+    (``View``); a missing plan and a missing item are both 404."""
+    params = scope_params(principal) | {"plan_id": plan_id, "item_id": item_id}
+    stmt = _plan_consent_and_item(principal.role, model)
+    row = (await session.execute(stmt, params)).one_or_none()
+    if row is None:
+        # Which one is missing decides the message (and whether the trail names the plan).
+        await get_plan(session, principal, plan_id)
+        raise NotFound(f"No such {what}.")
+    touch(plan_id=plan_id)
+    return row[0], frozenset(ConsentScope(s) for s in row[1]), row[2]
 
 
 async def get_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient:

@@ -73,9 +73,13 @@ async def plan_for_writing(
 ) -> tuple[Plan, View]:
     """A plan in scope that is still open; completed and closed plans are read-only."""
     plan, view = await plan_for_reading(session, principal, plan_id)
+    ensure_open(plan)
+    return plan, view
+
+
+def ensure_open(plan: Plan) -> None:
     if PlanStatus(plan.status) not in OPEN_PLAN_STATUSES:
         raise Conflict(f"The plan is {plan.status}; it can no longer be changed.")
-    return plan, view
 
 
 async def _upsert_patient(session: AsyncSession, nid: str, name: str) -> uuid.UUID:

@@ -57,7 +57,7 @@ EMPTY_LIST: ColumnElement[Any] = literal_column("'[]'::json")
 
 @dataclass(frozen=True, slots=True)
 class PlanJson:
-    """A plan view, ready to send."""
+    """A plan view (or one item of it), ready to send."""
 
     id: uuid.UUID
     version: int
@@ -84,7 +84,8 @@ def json_list(item: ColumnElement[Any], *order_by: SQLColumnExpression[Any]) -> 
     return func.json_agg(aggregate_order_by(item, *order_by))
 
 
-def _goals(view: SqlView) -> ColumnElement[Any]:
+def goal_object(view: SqlView) -> ColumnElement[Any]:
+    """One goal (``Goal``, correlated) as ``GoalRead``, with the notes ``view`` may see."""
     note = json_object(NoteRead, _columns(Note))
     notes = (
         select(json_list(note, Note.created_at, Note.id))
@@ -95,9 +96,12 @@ def _goals(view: SqlView) -> ColumnElement[Any]:
         .correlate_except(Note)
         .scalar_subquery()
     )
-    goal = json_object(GoalRead, _columns(Goal) | {"notes": func.coalesce(notes, EMPTY_LIST)})
+    return json_object(GoalRead, _columns(Goal) | {"notes": func.coalesce(notes, EMPTY_LIST)})
+
+
+def _goals(view: SqlView) -> ColumnElement[Any]:
     return (
-        select(json_list(goal, Goal.created_at, Goal.id))
+        select(json_list(goal_object(view), Goal.created_at, Goal.id))
         .where(Goal.plan_id == Plan.id, view.sees_goal(Goal.domain))
         .correlate_except(Goal)
         .scalar_subquery()

@@ -48,6 +48,18 @@ async def _both(app: FastAPI, actor: Actor, plan_id: str) -> tuple[BaseModel, Ba
     return schema.model_validate_json(built.body, by_name=True), plan_read(schema, orm)  # type: ignore[arg-type]
 
 
+#: Shown only by the SQL view (the web pages do not show them): compared in their own tests.
+SQL_ONLY = frozenset({"agreed_by", "seen_by", "waiting_for"})
+
+
+def _without(value: Any, keys: frozenset[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [_without(v, keys) for v in value]
+    return value
+
+
 def _keys(value: Any) -> Any:
     """The key structure of a JSON value (lists by their first item)."""
     if isinstance(value, dict):
@@ -107,9 +119,11 @@ async def test_the_sql_view_is_the_orm_view_for_every_audience(
     seen: dict[str, int] = {}
     for actor in (world.clinician, world.advisor, world.patient):
         built, orm = await _both(app, actor, plan_id)
-        assert built == orm, actor.role
         body = built.model_dump(mode="json")
-        assert _keys(body) == _keys(orm.model_dump(mode="json"))
+        assert _without(body, SQL_ONLY) == _without(orm.model_dump(mode="json"), SQL_ONLY)
+        assert _keys(_without(body, SQL_ONLY)) == _keys(
+            _without(orm.model_dump(mode="json"), SQL_ONLY)
+        )
         seen[actor.role] = len(body["goals"]) + len(body["activities"])
         seen[f"{actor.role} notes"] = sum(len(g["notes"]) for g in body["goals"])
     # The rules bite: NAV sees less without consent, the patient no internal notes.

@@ -52,7 +52,27 @@ class ActivityKind(StrEnum):
     ips_job_search = "ips_job_search"
     course = "course"
     benefit_follow_up = "benefit_follow_up"
+    # Individual placement and support (IPS): contacts with employers, and the support that
+    # follows a person into work with no end date set in advance.
+    ips_employer_contact = "ips_employer_contact"
+    ips_follow_along = "ips_follow_along"
     other = "other"
+
+
+#: The IPS kinds: job-search outcomes are recorded on these.
+IPS_KINDS = frozenset(
+    {ActivityKind.ips_job_search, ActivityKind.ips_employer_contact, ActivityKind.ips_follow_along}
+)
+
+
+class JobOutcome(StrEnum):
+    """Where a job-search step got to (IPS)."""
+
+    application_sent = "application_sent"
+    interview = "interview"
+    rejected = "rejected"
+    offer = "offer"
+    hired = "hired"
 
 
 class ActivityStatus(StrEnum):
@@ -60,6 +80,35 @@ class ActivityStatus(StrEnum):
     in_progress = "in_progress"
     done = "done"
     cancelled = "cancelled"
+
+
+class Achievement(StrEnum):
+    """How far a goal has come, as an evaluation finds it (FHIR R4 ``goal-achievement``)."""
+
+    in_progress = "in-progress"
+    improving = "improving"
+    worsening = "worsening"
+    no_change = "no-change"
+    achieved = "achieved"
+    sustaining = "sustaining"
+    not_achieved = "not-achieved"
+    no_progress = "no-progress"
+    not_attainable = "not-attainable"
+
+
+class MinutesStatus(StrEnum):
+    """Meeting minutes are the writer's draft until released to everyone at the meeting."""
+
+    draft = "draft"
+    released = "released"
+
+
+class TeamRole(StrEnum):
+    """Roles on a plan's care team; the employment specialist (IPS) works on NAV's side."""
+
+    clinician = "clinician"
+    nav_advisor = "nav_advisor"
+    employment_specialist = "employment_specialist"
 
 
 class Visibility(StrEnum):

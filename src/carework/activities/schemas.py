@@ -5,8 +5,10 @@ from datetime import date, datetime
 
 from pydantic import Field, model_validator
 
+from carework.agreements.schemas import AgreementRead
+from carework.receipts.schemas import SeenRead
 from carework.schema import Input, Name, Output, Text, Title
-from carework.vocab import ActivityKind, ActivityStatus, Side
+from carework.vocab import ActivityKind, ActivityStatus, JobOutcome, Side
 
 
 class _Dates(Input):
@@ -51,3 +53,11 @@ class ActivityRead(Output):
     version: int
     created_at: datetime
     updated_at: datetime
+    outcome: JobOutcome | None = Field(None, description="IPS: where a job-search step got to.")
+    employer: str | None = None
+    meeting_id: uuid.UUID | None = Field(
+        None, description="The joint meeting that agreed this activity, if one did."
+    )
+    agreed_by: list[AgreementRead] = Field(default_factory=list)
+    seen_by: list[SeenRead] = Field(default_factory=list)
+    waiting_for: list[Side] = Field(default_factory=list)

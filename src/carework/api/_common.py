@@ -1,5 +1,6 @@
 """What every audience router shares: the session, declared error responses, shaping."""
 
+from datetime import date
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Response
@@ -22,6 +23,7 @@ from carework.plans.schemas import PatientRef, PlanSummary
 from carework.plans.service import GoalView, PlanView
 from carework.plans.view import PlanJson
 from carework.problem import PROBLEM_MEDIA_TYPE, Problem
+from carework.vocab import ActivityKind
 
 Session = Annotated[AsyncSession, Depends(request_session)]
 
@@ -113,6 +115,10 @@ def plan_read(schema: type[PlanReadT], view: PlanView) -> PlanReadT:
             "status",
             "coordinator_sub",
             "next_review_date",
+            "period_start",
+            "period_end",
+            "review_interval_days",
+            "last_reviewed_on",
             "version",
             "created_at",
             "updated_at",
@@ -135,6 +141,14 @@ def plan_read(schema: type[PlanReadT], view: PlanView) -> PlanReadT:
         for m in view.team
     ]
     data["consent"] = sorted(view.consent)
+    review = view.plan.next_review_date
+    data["review_overdue"] = review is not None and review < date.today()
+    contacts = [
+        a.start_date or a.created_at.date()
+        for a in view.activities
+        if a.kind == ActivityKind.ips_employer_contact or a.outcome is not None
+    ]
+    data["first_employer_contact"] = min(contacts, default=None)
     return schema.model_validate(data)  # type: ignore[attr-defined,no-any-return]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, String, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -40,3 +40,12 @@ def in_check(column: str, values: tuple[str, ...]) -> str:
     """SQL for a CHECK that keeps a text column inside its enumeration."""
     quoted = ", ".join(f"'{v}'" for v in values)
     return f"{column} IN ({quoted})"
+
+
+class EnteredInError:
+    """Goals, activities and notes are never deleted: one recorded by mistake is marked, drops
+    out of the views and stays in history and the audit trail."""
+
+    entered_in_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    entered_in_error_reason: Mapped[str | None] = mapped_column(String(1000))
+    entered_in_error_by_sub: Mapped[str | None] = mapped_column(String(128))

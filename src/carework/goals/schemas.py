@@ -5,9 +5,11 @@ from datetime import date, datetime
 
 from pydantic import Field
 
+from carework.agreements.schemas import AgreementRead
 from carework.notes.schemas import NoteRead
+from carework.receipts.schemas import SeenRead
 from carework.schema import Input, Output, Text, Title
-from carework.vocab import GoalDomain, GoalStatus, Side
+from carework.vocab import Achievement, GoalDomain, GoalStatus, Side
 
 
 class GoalCreate(Input):
@@ -44,3 +46,17 @@ class GoalRead(Output):
     created_at: datetime
     updated_at: datetime
     notes: list[NoteRead] = Field(default_factory=list)
+    achievement_status: Achievement | None = Field(
+        None, description="What the latest evaluation found (FHIR goal-achievement)."
+    )
+    agreed_by: list[AgreementRead] = Field(
+        default_factory=list, description="The parties that have agreed to the goal as it is."
+    )
+    seen_by: list[SeenRead] = Field(
+        default_factory=list, description="The version each party last saw (read receipts)."
+    )
+    waiting_for: list[Side] = Field(
+        default_factory=list,
+        description="Whose move it is: the owning side for a proposal, else the parties that "
+        "have not agreed yet.",
+    )

@@ -6,11 +6,11 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carework.db.base import Base, created_at, in_check, uuid_pk
+from carework.db.base import Base, EnteredInError, created_at, in_check, uuid_pk
 from carework.vocab import Side, Visibility, values
 
 
-class Note(Base):
+class Note(EnteredInError, Base):
     __tablename__ = "note"
     __table_args__ = (
         CheckConstraint(in_check("visibility", values(Visibility)), name="visibility"),

@@ -23,6 +23,11 @@ class Plan(Base):
                 "status IN (" + ", ".join(f"'{s}'" for s in OPEN_PLAN_STATUSES) + ")"
             ),
         ),
+        CheckConstraint(
+            "period_end IS NULL OR period_start IS NULL OR period_end >= period_start",
+            name="period_in_order",
+        ),
+        CheckConstraint("review_interval_days IS NULL OR review_interval_days > 0", name="cadence"),
         Index("ix_plan_dps_unit_created", "dps_unit", "created_at", "id"),
         Index("ix_plan_nav_office_created", "nav_office", "created_at", "id"),
     )
@@ -38,6 +43,12 @@ class Plan(Base):
     status: Mapped[str] = mapped_column(String(16), server_default=PlanStatus.draft.value)
     coordinator_sub: Mapped[str | None] = mapped_column(String(128))
     next_review_date: Mapped[date | None] = mapped_column(Date)
+    # The plan period and how often it is reviewed (individual-plan regulation: a plan is
+    # revised; an evaluation sets the next review from the cadence).
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    review_interval_days: Mapped[int | None] = mapped_column(Integer)
+    last_reviewed_on: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_by_sub: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = created_at()

@@ -82,6 +82,14 @@ class _PlanReadBase(Output):
     status: PlanStatus
     coordinator_sub: str | None
     next_review_date: date | None
+    period_start: date | None
+    period_end: date | None
+    review_interval_days: int | None
+    last_reviewed_on: date | None
+    review_overdue: bool = Field(False, description="The next review date has passed.")
+    first_employer_contact: date | None = Field(
+        None, description="IPS: the first contact with an employer, from the activities."
+    )
     version: int
     created_at: datetime
     updated_at: datetime

@@ -150,12 +150,15 @@ async def load_view(session: AsyncSession, principal: Principal, plan: Plan) -> 
         .scalars()
         .all()
     )
-    visible_goals = [g for g in goals if view.sees_goal(g.domain)]
+    # An activity may hang on a goal entered in error: its domain still decides who sees it.
+    visible_goals = [g for g in goals if g.entered_in_error_at is None and view.sees_goal(g.domain)]
     domain_of = {g.id: g.domain for g in goals}
     notes = (
         (
             await session.execute(
-                select(Note).where(Note.plan_id == plan.id).order_by(Note.created_at, Note.id)
+                select(Note)
+                .where(Note.plan_id == plan.id, Note.entered_in_error_at.is_(None))
+                .order_by(Note.created_at, Note.id)
             )
         )
         .scalars()
@@ -169,7 +172,7 @@ async def load_view(session: AsyncSession, principal: Principal, plan: Plan) -> 
         (
             await session.execute(
                 select(Activity)
-                .where(Activity.plan_id == plan.id)
+                .where(Activity.plan_id == plan.id, Activity.entered_in_error_at.is_(None))
                 .order_by(Activity.created_at, Activity.id)
             )
         )

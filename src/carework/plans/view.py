@@ -19,25 +19,32 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Select,
     SQLColumnExpression,
+    String,
     Text,
     Uuid,
     bindparam,
+    case,
     cast,
+    false,
     func,
     inspect,
     literal_column,
+    or_,
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from carework.access.policy import SqlView, anyone_with, plan_scope, scope_params, sql_view_for
 from carework.activities.models import Activity
 from carework.activities.schemas import ActivityRead
+from carework.agreements.models import Agreement
+from carework.agreements.schemas import AgreementRead
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.consent.repository import active_scopes_lateral
@@ -49,8 +56,10 @@ from carework.notes.schemas import NoteRead
 from carework.patients.models import Patient
 from carework.plans.models import Plan
 from carework.plans.schemas import PatientRef
+from carework.receipts.models import ItemSeen
+from carework.receipts.schemas import SeenRead
 from carework.team.models import CareTeamMember
-from carework.vocab import OPEN_PLAN_STATUSES, Role
+from carework.vocab import OPEN_PLAN_STATUSES, ActivityKind, GoalStatus, Role
 
 EMPTY_LIST: ColumnElement[Any] = literal_column("'[]'::json")
 
@@ -68,9 +77,7 @@ def _columns(model: type[Any]) -> dict[str, ColumnElement[Any]]:
     return {attr.key: attr.expression for attr in inspect(model).column_attrs}
 
 
-def json_object(
-    schema: type[BaseModel], columns: Mapping[str, ColumnElement[Any]]
-) -> ColumnElement[Any]:
+def json_object(schema: type[BaseModel], columns: Mapping[str, Any]) -> ColumnElement[Any]:
     """``json_build_object`` with the schema's keys, in its order (a field's validation alias
     names the column when the two differ)."""
     args: list[ColumnElement[Any]] = []
@@ -84,6 +91,73 @@ def json_list(item: ColumnElement[Any], *order_by: SQLColumnExpression[Any]) -> 
     return func.json_agg(aggregate_order_by(item, *order_by))
 
 
+PARTIES: ColumnElement[Any] = literal_column("ARRAY['patient', 'dps', 'nav']::varchar[]")
+
+
+def _agreed_by(item_id: SQLColumnExpression[Any]) -> ColumnElement[Any]:
+    agreement = json_object(
+        AgreementRead,
+        {"party": Agreement.party, "name": Agreement.agreed_by_name,
+         "version": Agreement.item_version, "at": Agreement.agreed_at},
+    )  # fmt: skip
+    found = (
+        select(json_list(agreement, Agreement.agreed_at, Agreement.party))
+        .where(Agreement.item_id == item_id)
+        .correlate_except(Agreement)
+        .scalar_subquery()
+    )
+    return func.coalesce(found, EMPTY_LIST)
+
+
+def _seen_by(item_id: SQLColumnExpression[Any]) -> ColumnElement[Any]:
+    seen = json_object(
+        SeenRead, {"party": ItemSeen.party, "version": ItemSeen.version, "at": ItemSeen.seen_at}
+    )
+    found = (
+        select(json_list(seen, ItemSeen.seen_at, ItemSeen.party))
+        .where(ItemSeen.item_id == item_id)
+        .correlate_except(ItemSeen)
+        .scalar_subquery()
+    )
+    return func.coalesce(found, EMPTY_LIST)
+
+
+def _not_agreed(item_id: SQLColumnExpression[Any]) -> ColumnElement[Any]:
+    """The parties that have not agreed to the item, in the order patient, DPS, NAV."""
+    party = func.unnest(PARTIES).table_valued("party").render_derived()
+    agreed = (
+        select(Agreement.id)
+        .where(Agreement.item_id == item_id, Agreement.party == party.c.party)
+        .exists()
+    )
+    missing = (
+        select(func.array_agg(party.c.party))
+        .select_from(party)
+        .where(~agreed)
+        .correlate_except(Agreement)
+        .scalar_subquery()
+    )
+    return func.coalesce(missing, cast(literal_column("'{}'"), ARRAY(String)))
+
+
+def _waiting_for_goal() -> ColumnElement[Any]:
+    """A proposal waits for the owning side; anything else for the parties yet to agree."""
+    owner_only = func.array(select(Goal.owner_side).correlate(Goal).scalar_subquery())
+    return func.to_json(
+        case((Goal.status == GoalStatus.proposed.value, owner_only), else_=_not_agreed(Goal.id))
+    )
+
+
+def item_extras(item_id: SQLColumnExpression[Any]) -> dict[str, ColumnElement[Any]]:
+    """What goals and activities show beyond their columns (agreements and receipts)."""
+    return {"agreed_by": _agreed_by(item_id), "seen_by": _seen_by(item_id)}
+
+
+def in_use(model: type[Any]) -> ColumnElement[bool]:
+    """Not marked entered in error: such items leave the views (history keeps them)."""
+    return model.entered_in_error_at.is_(None)  # type: ignore[no-any-return]
+
+
 def goal_object(view: SqlView) -> ColumnElement[Any]:
     """One goal (``Goal``, correlated) as ``GoalRead``, with the notes ``view`` may see."""
     note = json_object(NoteRead, _columns(Note))
@@ -91,18 +165,23 @@ def goal_object(view: SqlView) -> ColumnElement[Any]:
         select(json_list(note, Note.created_at, Note.id))
         .where(
             Note.goal_id == Goal.id,
+            in_use(Note),
             view.sees_note(Note.visibility, Note.author_side, Goal.domain),
         )
         .correlate_except(Note)
         .scalar_subquery()
     )
-    return json_object(GoalRead, _columns(Goal) | {"notes": func.coalesce(notes, EMPTY_LIST)})
+    extras = item_extras(Goal.id) | {
+        "notes": func.coalesce(notes, EMPTY_LIST),
+        "waiting_for": _waiting_for_goal(),
+    }
+    return json_object(GoalRead, _columns(Goal) | extras)
 
 
 def _goals(view: SqlView) -> ColumnElement[Any]:
     return (
         select(json_list(goal_object(view), Goal.created_at, Goal.id))
-        .where(Goal.plan_id == Plan.id, view.sees_goal(Goal.domain))
+        .where(Goal.plan_id == Plan.id, in_use(Goal), view.sees_goal(Goal.domain))
         .correlate_except(Goal)
         .scalar_subquery()
     )
@@ -110,13 +189,15 @@ def _goals(view: SqlView) -> ColumnElement[Any]:
 
 def _activities(view: SqlView) -> ColumnElement[Any]:
     goal = aliased(Goal)
-    activity = json_object(ActivityRead, _columns(Activity))
+    extras = item_extras(Activity.id) | {"waiting_for": func.to_json(_not_agreed(Activity.id))}
+    activity = json_object(ActivityRead, _columns(Activity) | extras)
     return (
         select(json_list(activity, Activity.created_at, Activity.id))
         .select_from(Activity)
         .outerjoin(goal, goal.id == Activity.goal_id)
         .where(
             Activity.plan_id == Plan.id,
+            in_use(Activity),
             view.sees_activity(Activity.responsible_side, goal.domain),
         )
         .correlate_except(Activity, goal)
@@ -131,6 +212,19 @@ def _team(schema: type[BaseModel]) -> ColumnElement[Any]:
         select(json_list(member, CareTeamMember.created_at, CareTeamMember.id))
         .where(CareTeamMember.plan_id == Plan.id)
         .correlate_except(CareTeamMember)
+        .scalar_subquery()
+    )
+
+
+def _first_employer_contact() -> ColumnElement[Any]:
+    """IPS: the day of the first contact with an employer the activities record."""
+    contact = or_(
+        Activity.kind == ActivityKind.ips_employer_contact.value, Activity.outcome.is_not(None)
+    )
+    return (
+        select(func.min(func.coalesce(Activity.start_date, cast(Activity.created_at, Date))))
+        .where(Activity.plan_id == Plan.id, in_use(Activity), contact)
+        .correlate_except(Activity)
         .scalar_subquery()
     )
 
@@ -164,6 +258,8 @@ def statement(role: Role, schema: type[BaseModel]) -> Select[uuid.UUID, int, str
         "activities": func.coalesce(_activities(view), EMPTY_LIST),
         "team": func.coalesce(_team(_item_schema(schema, "team")), EMPTY_LIST),
         "consent": func.to_json(consent.c.scopes),
+        "review_overdue": func.coalesce(Plan.next_review_date < func.current_date(), false()),
+        "first_employer_contact": _first_employer_contact(),
     }
     if "patient" in schema.model_fields:
         parts["patient"] = _patient()

@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Query
 
 from carework.access.guards import AuditorPrincipal
+from carework.api import _review_routes as review_routes
 from carework.api._common import READ_ERRORS, Session
 from carework.api.route import UnitOfWorkRoute
 from carework.audit import service as audit
@@ -17,6 +18,8 @@ router = APIRouter(
     prefix="/api/v1/audit",
     tags=["audit"],
 )
+# Issue 7: quality indicators across units.
+router.include_router(review_routes.audit_router)
 
 
 @router.get(

@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from carework.access.guards import ClinicianPrincipal
+from carework.api._agreement_routes import agreement_routes
 from carework.api._common import (
     DELETE_ERRORS,
     IDEMPOTENT,
@@ -13,7 +14,9 @@ from carework.api._common import (
     Session,
     consent_read,
 )
+from carework.api._meeting_routes import meeting_routes
 from carework.api._plan_routes import plan_routes
+from carework.api._review_routes import review_routes
 from carework.api.route import UnitOfWorkRoute
 from carework.consent import service as consent
 from carework.consent.schemas import ConsentList, ConsentRead, RecordedConsentCreate
@@ -25,6 +28,9 @@ router = APIRouter(
     tags=["dps"],
 )
 router.include_router(plan_routes(side="dps", caller=ClinicianPrincipal, plan_schema=DpsPlanRead))
+router.include_router(agreement_routes(side="dps", caller=ClinicianPrincipal))
+router.include_router(review_routes(side="dps", caller=ClinicianPrincipal))
+router.include_router(meeting_routes(side="dps", caller=ClinicianPrincipal))
 
 
 @router.post(

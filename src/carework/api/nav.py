@@ -5,8 +5,11 @@ import uuid
 from fastapi import APIRouter
 
 from carework.access.guards import AdvisorPrincipal
+from carework.api._agreement_routes import agreement_routes
 from carework.api._common import READ_ERRORS, Session
+from carework.api._meeting_routes import meeting_routes
 from carework.api._plan_routes import plan_routes
+from carework.api._review_routes import review_routes
 from carework.api.route import UnitOfWorkRoute
 from carework.consent import service as consent
 from carework.consent.schemas import ActiveConsent
@@ -18,6 +21,9 @@ router = APIRouter(
     tags=["nav"],
 )
 router.include_router(plan_routes(side="nav", caller=AdvisorPrincipal, plan_schema=NavPlanRead))
+router.include_router(agreement_routes(side="nav", caller=AdvisorPrincipal))
+router.include_router(review_routes(side="nav", caller=AdvisorPrincipal))
+router.include_router(meeting_routes(side="nav", caller=AdvisorPrincipal))
 
 
 @router.get(

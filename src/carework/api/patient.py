@@ -6,6 +6,8 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from carework.access.guards import PatientPrincipal
+from carework.api import _agreement_routes as agreement_routes
+from carework.api import _meeting_routes as meeting_routes
 from carework.api._common import (
     DELETE_ERRORS,
     IDEMPOTENT,
@@ -35,6 +37,9 @@ router = APIRouter(
     prefix="/api/v1/patient",
     tags=["patient"],
 )
+# Issue 7: agreeing to items and reading released meeting minutes, from their own modules.
+router.include_router(agreement_routes.patient_router)
+router.include_router(meeting_routes.patient_router)
 
 
 @router.get(

@@ -1,3 +1,4 @@
+# ruff: noqa: S608  (the SQL is assembled from constant parts in this file, no input)
 """The floor: what the plan read (and a goal write, and the feed) cost with nothing in the way.
 
 A bare Starlette + asyncpg app. Each request verifies the bearer token (ES256, the dev key, as
@@ -33,6 +34,33 @@ from carework.audit.chain import SHARED_CHAINS, event_hash, genesis
 
 SIDE_OF_ROLE = {"clinician": "dps", "nav_advisor": "nav"}
 
+
+def _agreed(item: str) -> str:
+    return f"""coalesce((SELECT json_agg(json_build_object('party', ag2.party,
+      'name', ag2.agreed_by_name, 'version', ag2.item_version, 'at', ag2.agreed_at)
+      ORDER BY ag2.agreed_at, ag2.party) FROM agreement ag2 WHERE ag2.item_id = {item}),
+      '[]'::json)"""
+
+
+def _seen(item: str) -> str:
+    return f"""coalesce((SELECT json_agg(json_build_object('party', s.party,
+      'version', s.version, 'at', s.seen_at) ORDER BY s.seen_at, s.party)
+      FROM item_seen s WHERE s.item_id = {item}), '[]'::json)"""
+
+
+def _waiting(item: str) -> str:
+    return f"""to_json(coalesce((SELECT array_agg(w.party ORDER BY w.n)
+      FROM unnest(ARRAY['patient', 'dps', 'nav']) WITH ORDINALITY AS w(party, n)
+      WHERE NOT EXISTS (SELECT 1 FROM agreement ag3
+                        WHERE ag3.item_id = {item} AND ag3.party = w.party)), '{{}}'))"""
+
+
+_PARTS = {
+    "AGREED_G": _agreed("g.id"), "SEEN_G": _seen("g.id"), "WAITING_G": _waiting("g.id"),
+    "AGREED_A": _agreed("a.id"), "SEEN_A": _seen("a.id"), "WAITING_A": _waiting("a.id"),
+}  # fmt: skip
+
+
 # $1 plan id, $2 side, $3 org, $4 sub. Same shape as DpsPlanRead / NavPlanRead.
 PLAN_VIEW_SQL = """
 WITH p AS (
@@ -55,24 +83,36 @@ WITH p AS (
 SELECT json_build_object(
   'id', p.id, 'dps_unit', p.dps_unit, 'nav_office', p.nav_office, 'title', p.title,
   'main_goal', p.main_goal, 'status', p.status, 'coordinator_sub', p.coordinator_sub,
-  'next_review_date', p.next_review_date, 'version', p.version, 'created_at', p.created_at,
-  'updated_at', p.updated_at,
+  'next_review_date', p.next_review_date, 'period_start', p.period_start,
+  'period_end', p.period_end, 'review_interval_days', p.review_interval_days,
+  'last_reviewed_on', p.last_reviewed_on,
+  'review_overdue', coalesce(p.next_review_date < current_date, false),
+  'first_employer_contact', (SELECT min(coalesce(fa.start_date, fa.created_at::date))
+    FROM activity fa WHERE fa.plan_id = p.id AND fa.entered_in_error_at IS NULL
+      AND (fa.kind = 'ips_employer_contact' OR fa.outcome IS NOT NULL)),
+  'version', p.version, 'created_at', p.created_at, 'updated_at', p.updated_at,
   'goals', coalesce((
     SELECT json_agg(json_build_object(
       'id', g.id, 'plan_id', g.plan_id, 'domain', g.domain, 'owner_side', g.owner_side,
       'title', g.title, 'description', g.description, 'status', g.status,
       'target_date', g.target_date, 'proposed_by_side', g.proposed_by_side,
       'version', g.version, 'created_at', g.created_at, 'updated_at', g.updated_at,
+      'achievement_status', g.achievement_status,
+      'agreed_by', {AGREED_G}, 'seen_by', {SEEN_G},
+      'waiting_for', CASE WHEN g.status = 'proposed' THEN to_json(ARRAY[g.owner_side])
+                     ELSE {WAITING_G} END,
       'notes', coalesce((
         SELECT json_agg(json_build_object(
           'id', n.id, 'goal_id', n.goal_id, 'author_name', n.author_name,
           'author_role', n.author_role, 'author_side', n.author_side, 'text', n.text,
           'visibility', n.visibility, 'created_at', n.created_at) ORDER BY n.created_at, n.id)
         FROM note n
-        WHERE n.goal_id = g.id AND (n.visibility = 'shared' OR n.author_side = $2)
+        WHERE n.goal_id = g.id AND n.entered_in_error_at IS NULL
+          AND (n.visibility = 'shared' OR n.author_side = $2)
           AND (g.domain <> 'treatment' OR v.notes_ok)), '[]'::json)
     ) ORDER BY g.created_at, g.id)
-    FROM goal g WHERE g.plan_id = p.id AND (g.domain <> 'treatment' OR v.goals_ok)
+    FROM goal g WHERE g.plan_id = p.id AND g.entered_in_error_at IS NULL
+      AND (g.domain <> 'treatment' OR v.goals_ok)
   ), '[]'::json),
   'activities', coalesce((
     SELECT json_agg(json_build_object(
@@ -80,9 +120,11 @@ SELECT json_build_object(
       'title', a.title, 'description', a.description, 'responsible_side', a.responsible_side,
       'responsible_person', a.responsible_person, 'status', a.status, 'start', a.start_date,
       'end', a.end_date, 'version', a.version, 'created_at', a.created_at,
-      'updated_at', a.updated_at) ORDER BY a.created_at, a.id)
+      'updated_at', a.updated_at, 'outcome', a.outcome, 'employer', a.employer,
+      'meeting_id', a.meeting_id, 'agreed_by', {AGREED_A}, 'seen_by', {SEEN_A},
+      'waiting_for', {WAITING_A}) ORDER BY a.created_at, a.id)
     FROM activity a LEFT JOIN goal ag ON ag.id = a.goal_id
-    WHERE a.plan_id = p.id
+    WHERE a.plan_id = p.id AND a.entered_in_error_at IS NULL
       AND (ag.domain IS NULL OR ag.domain <> 'treatment' OR v.goals_ok)
       AND (a.responsible_side <> 'dps' OR v.goals_ok)
   ), '[]'::json),
@@ -99,6 +141,16 @@ SELECT json_build_object(
 FROM p, v
 """
 
+
+def _fill(sql: str) -> str:
+    """The item parts the plan view and the goal answer share (agreements, receipts, whose move)."""
+    for name, part in _PARTS.items():
+        sql = sql.replace("{" + name + "}", part)
+    return sql
+
+
+PLAN_VIEW_SQL = _fill(PLAN_VIEW_SQL)
+
 # $1 goal, $2 plan, $3 side, $4 org, $5 sub, $6 new title, $7 accepted versions.
 GOAL_PATCH_SQL = """
 WITH target AS (
@@ -108,6 +160,8 @@ WITH target AS (
          OR EXISTS (SELECT 1 FROM care_team_member m
                     WHERE m.plan_id = p.id AND m.side = $3 AND m.sub = $5))
   FOR UPDATE OF g
+), cleared AS (  -- a new title is a change of substance: agreements go, as in the service
+  DELETE FROM agreement WHERE item_id IN (SELECT id FROM target)
 )
 UPDATE goal g SET title = $6, version = g.version + 1, updated_at = now()
 FROM target
@@ -117,14 +171,20 @@ RETURNING json_build_object(
   'title', g.title, 'description', g.description, 'status', g.status,
   'target_date', g.target_date, 'proposed_by_side', g.proposed_by_side,
   'version', g.version, 'created_at', g.created_at, 'updated_at', g.updated_at,
+  'achievement_status', g.achievement_status,
+  'agreed_by', {AGREED_G}, 'seen_by', {SEEN_G},
+  'waiting_for', CASE WHEN g.status = 'proposed' THEN to_json(ARRAY[g.owner_side])
+                 ELSE {WAITING_G} END,
   'notes', coalesce((
     SELECT json_agg(json_build_object(
       'id', n.id, 'goal_id', n.goal_id, 'author_name', n.author_name,
       'author_role', n.author_role, 'author_side', n.author_side, 'text', n.text,
       'visibility', n.visibility, 'created_at', n.created_at) ORDER BY n.created_at, n.id)
-    FROM note n WHERE n.goal_id = g.id AND (n.visibility = 'shared' OR n.author_side = $3)
+    FROM note n WHERE n.goal_id = g.id AND n.entered_in_error_at IS NULL
+      AND (n.visibility = 'shared' OR n.author_side = $3)
   ), '[]'::json))::text, g.version, g.domain, g.status
 """
+GOAL_PATCH_SQL = _fill(GOAL_PATCH_SQL)
 
 CHANGE_SQL = """
 INSERT INTO change_event (plan_id, type, resource_type, resource_id, version, actor_sub,

@@ -18,7 +18,7 @@ from fhir.resources.R4B.goal import Goal
 from carework.audit.http import action_of
 from carework.fhir import mapping
 from carework.goals.service import GOAL_TRANSITIONS
-from carework.vocab import ActivityStatus, GoalStatus, PlanStatus
+from carework.vocab import ActivityKind, ActivityStatus, GoalStatus, PlanStatus, TeamRole
 from tests.domain_helpers import (
     add_activity,
     add_goal,
@@ -546,3 +546,73 @@ async def test_fhir_reads_are_audited(client, world: World) -> None:
         (read, "denied", 403, world.advisor.sub),
         (read, "denied", 404, world.other_clinician.sub),
     ]
+
+
+# --- plan period and review findings (issue 7) ---------------------------------------------
+
+
+async def test_care_plan_period_is_the_plan_period(client, world: World) -> None:
+    plan = await create_plan(client, world, period_start="2030-01-01", period_end="2030-12-31")
+    care_plan = fhir_body(await get_care_plan(client, world.clinician, plan["id"]))
+    assert care_plan["period"] == {"start": "2030-01-01", "end": "2030-12-31"}
+    url = plan_url(world.clinician, plan["id"])
+    response = await patch(client, world.clinician, url, 1, {"period_end": None})
+    assert response.status_code == 200, response.text
+    care_plan = fhir_body(await get_care_plan(client, world.clinician, plan["id"]))
+    assert care_plan["period"] == {"start": "2030-01-01"}
+
+
+async def test_goal_achievement_status_is_the_latest_finding(client, world: World) -> None:
+    plan = await create_plan(client, world)
+    goal = await add_goal(client, world.clinician, plan["id"], "treatment")
+    response = await client.post(
+        f"{plan_url(world.clinician, plan['id'])}/evaluations",
+        json={
+            "held_on": "2026-01-05",
+            "goals": [{"goal_id": goal["id"], "achievement": "no-change"}],
+        },
+        headers=world.clinician.headers,
+    )
+    assert response.status_code == 201, response.text
+    bundle = fhir_body(await search_goals(client, world.clinician, plan["id"]))
+    (entry,) = bundle["entry"]
+    achievement = entry["resource"]["achievementStatus"]
+    assert achievement["coding"] == [
+        {"system": ACHIEVEMENT_SYSTEM, "code": "no-change", "display": "No Change"}
+    ]
+    care_plan = fhir_body(await get_care_plan(client, world.clinician, plan["id"]))
+    assert goal_by_id(care_plan)[goal["id"]]["achievementStatus"] == achievement
+
+
+def test_every_achievement_code_has_a_display() -> None:
+    assert {a.value for a in mapping.ACHIEVEMENT_DISPLAY} == GOAL_ACHIEVEMENT_CODES
+
+
+def test_every_activity_kind_and_team_role_has_a_display() -> None:
+    """A kind or role added to the vocabulary without a display would make CarePlan a 500."""
+    assert set(mapping.ACTIVITY_KIND_DISPLAY) == set(ActivityKind)
+    assert {r.value for r in TeamRole} <= set(mapping.ROLE_DISPLAY)
+
+
+async def test_ips_activities_and_the_employment_specialist_are_valid_fhir(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    plan = await create_plan(client, world)
+    work = await add_goal(client, world.advisor, plan["id"], "work")
+    for kind in ("ips_job_search", "ips_employer_contact", "ips_follow_along"):
+        await add_activity(client, world.advisor, plan["id"], kind, goal_id=work["id"])
+    response = await client.post(
+        f"/api/v1/nav/plans/{plan['id']}/team",
+        json={"sub": "ips-1", "name": "Ida Jobbspesialist", "role": "employment_specialist",
+              "org": world.nav_office},
+        headers=world.advisor.headers,
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    care_plan = fhir_body(await get_care_plan(client, world.clinician, plan["id"]))
+    CarePlan.model_validate(care_plan)
+    kinds = {a["detail"]["code"]["text"] for a in care_plan["activity"]}
+    assert {"IPS job search", "IPS employer contact", "IPS follow-along support"} <= kinds
+    team = next(r for r in care_plan["contained"] if r["resourceType"] == "CareTeam")
+    CareTeam.model_validate(team)
+    roles = [role["text"] for p in team["participant"] for role in p["role"]]
+    assert "Employment specialist (IPS)" in roles

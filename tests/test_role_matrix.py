@@ -126,6 +126,52 @@ MATRIX: list[Row] = [
     R("GET /api/v1/audit/verify",                                     403, 403, 403, 200, 401, 200),
     R("GET /fhir/r4/CarePlan/{plan_id}",                              200, 403, 403, 403, 401, 404),
     R("GET /fhir/r4/Goal",                                            200, 403, 403, 403, 401, 404),
+    # Issue 7: reviews, the EHR status check and quality indicators.
+    R("POST /api/v1/dps/plans/status",                                200, 403, 403, 403, 401, 200),
+    R("POST /api/v1/dps/plans/{plan_id}/evaluations",                 201, 403, 403, 403, 401, 404),
+    R("GET /api/v1/dps/plans/{plan_id}/evaluations",                  200, 403, 403, 403, 401, 404),
+    R("GET /api/v1/dps/plans/{plan_id}/goals/{goal_id}/achievements", 200, 403, 403, 403, 401, 404),
+    R("GET /api/v1/dps/reviews/overdue",                              200, 403, 403, 403, 401, 200),
+    R("GET /api/v1/dps/indicators",                                   200, 403, 403, 403, 401, 200),
+    R("POST /api/v1/nav/plans/status",                                403, 200, 403, 403, 401, 200),
+    R("POST /api/v1/nav/plans/{plan_id}/evaluations",                 403, 201, 403, 403, 401, 404),
+    R("GET /api/v1/nav/plans/{plan_id}/evaluations",                  403, 200, 403, 403, 401, 404),
+    R("GET /api/v1/nav/plans/{plan_id}/goals/{goal_id}/achievements", 403, 200, 403, 403, 401, 404),
+    R("GET /api/v1/nav/reviews/overdue",                              403, 200, 403, 403, 401, 200),
+    R("GET /api/v1/nav/indicators",                                   403, 200, 403, 403, 401, 200),
+    R("GET /api/v1/audit/indicators",                                 403, 403, 403, 200, 401, 200),
+    # Issue 7: three-way agreements and read receipts.
+    R("PUT /api/v1/dps/plans/{plan_id}/goals/{goal_id}/agreement",     200, 403, 403, 403, 401, 404),  # noqa: E501
+    R("PUT /api/v1/dps/plans/{plan_id}/activities/{activity_id}/agreement", 200, 403, 403, 403, 401, 404),  # noqa: E501
+    R("DELETE /api/v1/dps/plans/{plan_id}/goals/{goal_id}/agreement",  200, 403, 403, 403, 401, 404),  # noqa: E501
+    R("DELETE /api/v1/dps/plans/{plan_id}/activities/{activity_id}/agreement", 200, 403, 403, 403, 401, 404),  # noqa: E501
+    R("POST /api/v1/dps/plans/{plan_id}/seen",                         204, 403, 403, 403, 401, 404),  # noqa: E501
+    R("PUT /api/v1/nav/plans/{plan_id}/goals/{goal_id}/agreement",     403, 200, 403, 403, 401, 404),  # noqa: E501
+    R("PUT /api/v1/nav/plans/{plan_id}/activities/{activity_id}/agreement", 403, 200, 403, 403, 401, 404),  # noqa: E501
+    R("DELETE /api/v1/nav/plans/{plan_id}/goals/{goal_id}/agreement",  403, 200, 403, 403, 401, 404),  # noqa: E501
+    R("DELETE /api/v1/nav/plans/{plan_id}/activities/{activity_id}/agreement", 403, 200, 403, 403, 401, 404),  # noqa: E501
+    R("POST /api/v1/nav/plans/{plan_id}/seen",                         403, 204, 403, 403, 401, 404),  # noqa: E501
+    R("PUT /api/v1/patient/plan/goals/{goal_id}/agreement",            403, 403, 200, 403, 401, 404),  # noqa: E501
+    R("PUT /api/v1/patient/plan/activities/{activity_id}/agreement",   403, 403, 200, 403, 401, 404),  # noqa: E501
+    R("DELETE /api/v1/patient/plan/goals/{goal_id}/agreement",         403, 403, 200, 403, 401, 404),  # noqa: E501
+    R("DELETE /api/v1/patient/plan/activities/{activity_id}/agreement", 403, 403, 200, 403, 401, 404),  # noqa: E501
+    R("POST /api/v1/patient/plan/seen",                                403, 403, 204, 403, 401, 404),  # noqa: E501
+    # Issue 7: joint meetings and entered in error.
+    R("POST /api/v1/dps/plans/{plan_id}/meetings",                    201, 403, 403, 403, 401, 404),
+    R("GET /api/v1/dps/plans/{plan_id}/meetings",                     200, 403, 403, 403, 401, 404),
+    R("PATCH /api/v1/dps/plans/{plan_id}/meetings/{meeting_id}",      200, 403, 403, 403, 401, 404),
+    R("POST /api/v1/dps/plans/{plan_id}/meetings/{meeting_id}/release", 200, 403, 403, 403, 401, 404),  # noqa: E501
+    R("POST /api/v1/nav/plans/{plan_id}/meetings",                    403, 201, 403, 403, 401, 404),
+    R("GET /api/v1/nav/plans/{plan_id}/meetings",                     403, 200, 403, 403, 401, 404),
+    R("PATCH /api/v1/nav/plans/{plan_id}/meetings/{meeting_id}",      403, 200, 403, 403, 401, 404),
+    R("POST /api/v1/nav/plans/{plan_id}/meetings/{meeting_id}/release", 403, 200, 403, 403, 401, 404),  # noqa: E501
+    R("GET /api/v1/patient/plan/meetings",                            403, 403, 200, 403, 401, 404),
+    R("POST /api/v1/dps/plans/{plan_id}/goals/{goal_id}/entered-in-error", 200, 403, 403, 403, 401, 404),  # noqa: E501
+    R("POST /api/v1/dps/plans/{plan_id}/activities/{activity_id}/entered-in-error", 200, 403, 403, 403, 401, 404),  # noqa: E501
+    R("POST /api/v1/dps/plans/{plan_id}/goals/{goal_id}/notes/{note_id}/entered-in-error", 200, 403, 403, 403, 401, 404),  # noqa: E501
+    R("POST /api/v1/nav/plans/{plan_id}/goals/{goal_id}/entered-in-error", 403, 200, 403, 403, 401, 404),  # noqa: E501
+    R("POST /api/v1/nav/plans/{plan_id}/activities/{activity_id}/entered-in-error", 403, 200, 403, 403, 401, 404),  # noqa: E501
+    R("POST /api/v1/nav/plans/{plan_id}/goals/{goal_id}/notes/{note_id}/entered-in-error", 403, 200, 403, 403, 401, 404),  # noqa: E501
 ]
 # fmt: on
 
@@ -513,6 +559,245 @@ async def s_fhir_goals(ctx: Ctx) -> Call:
     return Call(f"/fhir/r4/Goal?plan={plan_id}", plan_id=plan_id, check=check)
 
 
+async def _meeting(ctx: Ctx, plan_id: str, *, minutes: str | None = None) -> str:
+    """A joint meeting the owning side calls, with draft minutes if given (version 2 then)."""
+    body = {
+        "scheduled_at": "2031-05-01T10:00:00+02:00",
+        "location": "NAV-kontoret",
+        "agenda": "Oppstart",
+        "participants": [{"name": "Kari Klinikk", "role": "psykolog", "side": "dps"}],
+    }
+    meeting_id = str((await ctx.post(f"{ctx.base}/{plan_id}/meetings", body))["id"])
+    if minutes is not None:
+        response = await ctx.client.patch(
+            f"{ctx.base}/{plan_id}/meetings/{meeting_id}",
+            json={"minutes": minutes},
+            headers={**ctx.owner.headers, "If-Match": '"1"'},
+        )
+        assert response.status_code == 200, response.text
+    return meeting_id
+
+
+async def s_create_meeting(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    body = {"scheduled_at": "2031-05-01T10:00:00+02:00", "agenda": "Arbeid og behandling"}
+    url = f"{ctx.base}/{plan_id}/meetings"
+    return Call(url, body, plan_id=plan_id, check=_is("created_by_side", ctx.owner_side))
+
+
+async def s_list_meetings(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    meeting_id = await _meeting(ctx, plan_id)
+
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        assert [m["id"] for m in response.json()["items"]] == [meeting_id], response.json()
+
+    if ctx.side == "patient":  # the patient reads the meetings DPS called on their plan
+        return Call("/api/v1/patient/plan/meetings", plan_id=plan_id, check=check)
+    return Call(f"{ctx.base}/{plan_id}/meetings", plan_id=plan_id, check=check)
+
+
+async def s_update_meeting(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    url = f"{ctx.base}/{plan_id}/meetings/{await _meeting(ctx, plan_id)}"
+    body = {"minutes": "Enighet om arbeidstrening."}
+    return Call(url, body, {"If-Match": '"1"'}, plan_id, check=_is("minutes", body["minutes"]))
+
+
+async def s_release_meeting(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    meeting_id = await _meeting(ctx, plan_id, minutes="Enighet om oppstart.")
+    action = {
+        "title": "Oppstart",
+        "kind": ctx.activity_kind,
+        "responsible_side": ctx.owner_side,
+        "responsible_person": "Per Ansvarlig",
+    }
+
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        released = response.json()
+        assert released["minutes_status"] == "released", released
+        assert len(released["activity_ids"]) == 1, released
+
+    url = f"{ctx.base}/{plan_id}/meetings/{meeting_id}/release"
+    return Call(url, {"actions": [action]}, {"If-Match": '"2"'}, plan_id, check=check)
+
+
+async def s_mark_goal_entered_in_error(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    goal_id = await ctx.goal(plan_id)
+    if_match = {"If-Match": await ctx.etag(f"{ctx.base}/{plan_id}/goals/{goal_id}")}
+    url = f"{ctx.base}/{plan_id}/goals/{goal_id}/entered-in-error"
+    return Call(url, {"reason": "Feil pasient"}, if_match, plan_id, check=_is("version", 2))
+
+
+async def s_mark_activity_entered_in_error(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    activity_id = await ctx.activity(plan_id, await ctx.goal(plan_id))
+    if_match = {"If-Match": await ctx.etag(f"{ctx.base}/{plan_id}/activities/{activity_id}")}
+    url = f"{ctx.base}/{plan_id}/activities/{activity_id}/entered-in-error"
+    return Call(url, {"reason": "Registrert to ganger"}, if_match, plan_id, check=_is("version", 2))
+
+
+async def s_mark_note_entered_in_error(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    goal_id = await ctx.goal(plan_id)
+    body = {"text": "Skrevet på feil mål.", "visibility": "shared"}
+    note_id = (await ctx.post(f"{ctx.base}/{plan_id}/goals/{goal_id}/notes", body))["id"]
+    url = f"{ctx.base}/{plan_id}/goals/{goal_id}/notes/{note_id}/entered-in-error"
+    return Call(url, {"reason": "Feil mål"}, plan_id=plan_id, check=_is("id", note_id))
+
+
+PARTY = {"clinician": "dps", "nav_advisor": "nav", "patient": "patient"}
+
+
+def _agreement_by(present: bool) -> Callable[[httpx.Response, Actor, bool], None]:
+    """The answer is the item, and the caller's side is (or is no longer) among its agreers."""
+
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        item = response.json()
+        assert (PARTY[actor.role] in {a["party"] for a in item["agreed_by"]}) is present, item
+        assert response.headers["etag"] == f'"{item["version"]}"'
+
+    return check
+
+
+async def _agreement(ctx: Ctx, kind: str, *, withdraw: bool) -> Call:
+    """A goal (or an activity on it) of the owning side; to withdraw, the caller's side has
+    agreed first."""
+    plan_id = await ctx.plan()
+    goal_id = await ctx.goal(plan_id)
+    item = (
+        f"goals/{goal_id}"
+        if kind == "goal"
+        else f"activities/{await ctx.activity(plan_id, goal_id)}"
+    )
+    if_match = {"If-Match": await ctx.etag(f"{ctx.base}/{plan_id}/{item}")}
+    if ctx.side == "patient":
+        url, agreer = f"/api/v1/patient/plan/{item}/agreement", ctx.world.patient
+    else:
+        url, agreer = f"{ctx.base}/{plan_id}/{item}/agreement", ctx.owner
+    if not withdraw:
+        return Call(url, headers=if_match, plan_id=plan_id, check=_agreement_by(True))
+    response = await ctx.client.put(url, headers={**agreer.headers, **if_match})
+    assert response.status_code == 200, response.text
+    return Call(url, plan_id=plan_id, check=_agreement_by(False))
+
+
+async def s_agree_to_goal(ctx: Ctx) -> Call:
+    return await _agreement(ctx, "goal", withdraw=False)
+
+
+async def s_withdraw_goal_agreement(ctx: Ctx) -> Call:
+    return await _agreement(ctx, "goal", withdraw=True)
+
+
+async def s_agree_to_activity(ctx: Ctx) -> Call:
+    return await _agreement(ctx, "activity", withdraw=False)
+
+
+async def s_withdraw_activity_agreement(ctx: Ctx) -> Call:
+    return await _agreement(ctx, "activity", withdraw=True)
+
+
+async def s_mark_plan_seen(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    url = "/api/v1/patient/plan/seen" if ctx.side == "patient" else f"{ctx.base}/{plan_id}/seen"
+    return Call(url, plan_id=plan_id, check=_no_content)
+
+
+async def _evaluated_goal(ctx: Ctx) -> tuple[str, str]:
+    """A plan with a goal of the owning side, assessed once by that side."""
+    plan_id = await ctx.plan()
+    goal_id = await ctx.goal(plan_id)
+    body = {"held_on": "2025-01-01", "goals": [{"goal_id": goal_id, "achievement": "improving"}]}
+    await ctx.post(f"{ctx.base}/{plan_id}/evaluations", body)
+    return plan_id, goal_id
+
+
+async def s_plan_status(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        found = response.json()
+        assert (found["active_plan"], found["plan_id"]) == (
+            (True, plan_id) if insider else (False, None)
+        ), found
+
+    url = f"/api/v1/{ctx.side}/plans/status"
+    return Call(url, {"nid": ctx.world.nid}, plan_id=plan_id, check=check)
+
+
+async def s_record_evaluation(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    goal_id = await ctx.goal(plan_id)
+    body = {"held_on": "2025-01-01", "goals": [{"goal_id": goal_id, "achievement": "achieved"}]}
+
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        found = response.json()
+        assert found["recorded_by_side"] == ctx.owner_side, found
+        assert [(g["goal_id"], g["achievement"]) for g in found["goals"]] == [(goal_id, "achieved")]
+
+    return Call(f"{ctx.base}/{plan_id}/evaluations", body, plan_id=plan_id, check=check)
+
+
+async def s_list_evaluations(ctx: Ctx) -> Call:
+    plan_id, goal_id = await _evaluated_goal(ctx)
+
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        (found,) = response.json()["items"]
+        assert [g["goal_id"] for g in found["goals"]] == [goal_id], found
+
+    return Call(f"{ctx.base}/{plan_id}/evaluations", plan_id=plan_id, check=check)
+
+
+async def s_goal_achievements(ctx: Ctx) -> Call:
+    plan_id, goal_id = await _evaluated_goal(ctx)
+
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        items = response.json()["items"]
+        assert [(i["held_on"], i["achievement"]) for i in items] == [("2025-01-01", "improving")]
+
+    url = f"{ctx.base}/{plan_id}/goals/{goal_id}/achievements"
+    return Call(url, plan_id=plan_id, check=check)
+
+
+async def s_overdue_reviews(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    url = f"{ctx.base}/{plan_id}"
+    response = await ctx.client.patch(
+        url,
+        json={"next_review_date": "2025-01-01"},
+        headers={**ctx.owner.headers, "If-Match": await ctx.etag(url)},
+    )
+    assert response.status_code == 200, response.text
+    return Call(f"/api/v1/{ctx.side}/reviews/overdue", plan_id=plan_id, check=_lists_plan(plan_id))
+
+
+async def s_unit_indicators(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        report = response.json()
+        assert report["org"] == actor.org, report
+        # One plan in the unit: every figure rests on too few patients to show.
+        assert {i["suppressed"] for i in report["indicators"]} == {True}, report
+
+    return Call(f"/api/v1/{ctx.side}/indicators", plan_id=plan_id, check=check)
+
+
+async def s_audit_indicators(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        report = response.json()
+        assert report["org"] == ctx.world.dps_unit, report
+        assert {i["suppressed"] for i in report["indicators"]} == {True}, report
+
+    url = f"/api/v1/audit/indicators?org={ctx.world.dps_unit}"
+    return Call(url, plan_id=plan_id, check=check)
+
+
 #: Keyed by route with the side written as ``{side}``: DPS and NAV share the plan routes.
 SCENARIOS: dict[str, Scenario] = {
     "POST /api/v1/{side}/plans": s_create_plan,
@@ -545,6 +830,41 @@ SCENARIOS: dict[str, Scenario] = {
     "GET /api/v1/{side}/events": s_read_feed,
     "GET /fhir/r4/CarePlan/{plan_id}": s_fhir_care_plan,
     "GET /fhir/r4/Goal": s_fhir_goals,
+    "POST /api/v1/{side}/plans/status": s_plan_status,
+    "POST /api/v1/{side}/plans/{plan_id}/evaluations": s_record_evaluation,
+    "GET /api/v1/{side}/plans/{plan_id}/evaluations": s_list_evaluations,
+    "GET /api/v1/{side}/plans/{plan_id}/goals/{goal_id}/achievements": s_goal_achievements,
+    "GET /api/v1/{side}/reviews/overdue": s_overdue_reviews,
+    "GET /api/v1/{side}/indicators": s_unit_indicators,
+    "GET /api/v1/audit/indicators": s_audit_indicators,
+    "PUT /api/v1/{side}/plans/{plan_id}/goals/{goal_id}/agreement": s_agree_to_goal,
+    "DELETE /api/v1/{side}/plans/{plan_id}/goals/{goal_id}/agreement": s_withdraw_goal_agreement,
+    "PUT /api/v1/{side}/plans/{plan_id}/activities/{activity_id}/agreement": s_agree_to_activity,
+    "DELETE /api/v1/{side}/plans/{plan_id}/activities/{activity_id}/agreement": (
+        s_withdraw_activity_agreement
+    ),
+    "POST /api/v1/{side}/plans/{plan_id}/seen": s_mark_plan_seen,
+    "PUT /api/v1/patient/plan/goals/{goal_id}/agreement": s_agree_to_goal,
+    "DELETE /api/v1/patient/plan/goals/{goal_id}/agreement": s_withdraw_goal_agreement,
+    "PUT /api/v1/patient/plan/activities/{activity_id}/agreement": s_agree_to_activity,
+    "DELETE /api/v1/patient/plan/activities/{activity_id}/agreement": (
+        s_withdraw_activity_agreement
+    ),
+    "POST /api/v1/patient/plan/seen": s_mark_plan_seen,
+    "POST /api/v1/{side}/plans/{plan_id}/meetings": s_create_meeting,
+    "GET /api/v1/{side}/plans/{plan_id}/meetings": s_list_meetings,
+    "PATCH /api/v1/{side}/plans/{plan_id}/meetings/{meeting_id}": s_update_meeting,
+    "POST /api/v1/{side}/plans/{plan_id}/meetings/{meeting_id}/release": s_release_meeting,
+    "GET /api/v1/patient/plan/meetings": s_list_meetings,
+    "POST /api/v1/{side}/plans/{plan_id}/goals/{goal_id}/entered-in-error": (
+        s_mark_goal_entered_in_error
+    ),
+    "POST /api/v1/{side}/plans/{plan_id}/activities/{activity_id}/entered-in-error": (
+        s_mark_activity_entered_in_error
+    ),
+    "POST /api/v1/{side}/plans/{plan_id}/goals/{goal_id}/notes/{note_id}/entered-in-error": (
+        s_mark_note_entered_in_error
+    ),
 }
 
 

@@ -28,7 +28,7 @@ from sqlalchemy import (
 
 from carework.auth.principal import Principal
 from carework.consent.repository import scope_active
-from carework.errors import Forbidden
+from carework.errors import Conflict, Forbidden, NotFound
 from carework.patients.models import Patient
 from carework.plans.models import Plan
 from carework.team.models import CareTeamMember
@@ -37,8 +37,11 @@ from carework.vocab import (
     ConsentEvidence,
     ConsentScope,
     GoalDomain,
+    GoalStatus,
+    MinutesStatus,
     Role,
     Side,
+    TeamRole,
     Visibility,
 )
 
@@ -62,6 +65,8 @@ ACTIVITY_KINDS: dict[Side, frozenset[ActivityKind]] = {
         {
             ActivityKind.work_training,
             ActivityKind.ips_job_search,
+            ActivityKind.ips_employer_contact,
+            ActivityKind.ips_follow_along,
             ActivityKind.course,
             ActivityKind.benefit_follow_up,
             ActivityKind.other,
@@ -69,8 +74,13 @@ ACTIVITY_KINDS: dict[Side, frozenset[ActivityKind]] = {
     ),
 }
 
-#: The role a care-team member has decides which side they are on.
-TEAM_ROLES: dict[Role, Side] = {Role.clinician: Side.dps, Role.nav_advisor: Side.nav}
+#: The role a care-team member has decides which side they are on. The employment
+#: specialist (IPS) follows the patient into work on NAV's side.
+TEAM_ROLES: dict[TeamRole, Side] = {
+    TeamRole.clinician: Side.dps,
+    TeamRole.nav_advisor: Side.nav,
+    TeamRole.employment_specialist: Side.nav,
+}
 
 
 def ensure_role(principal: Principal, role: Role) -> Principal:
@@ -172,7 +182,7 @@ def ensure_may_run_activity(principal: Principal, kind: ActivityKind) -> Side:
     return side
 
 
-def ensure_may_add_member(principal: Principal, member_role: Role) -> Side:
+def ensure_may_add_member(principal: Principal, member_role: TeamRole) -> Side:
     """Each side names its own people on the team."""
     member_side = TEAM_ROLES[member_role]
     if side_of(principal) is not member_side:
@@ -301,6 +311,79 @@ def sql_view_for(principal: Principal, consent: ColumnElement[Any]) -> SqlView:
     return SqlView(side=side_of(principal), consent=consent)
 
 
+# --- joint meetings -----------------------------------------------------------------------------
+
+
+def kind_fits(side: Side | str, kind: ActivityKind) -> bool:
+    """Whether activities of this kind are run by this side (``ACTIVITY_KINDS``)."""
+    return kind in ACTIVITY_KINDS.get(Side(side), frozenset())
+
+
+def ensure_may_change_meeting(principal: Principal, created_by_side: Side | str) -> None:
+    """A meeting's agenda and minutes are the record of the side that called it: only that
+    side changes them and releases the minutes."""
+    if side_of(principal) is not Side(created_by_side):
+        raise Forbidden(f"This meeting was called by {Side(created_by_side).value.upper()}.")
+
+
+def sees_minutes(
+    view: View, created_by_side: Side | str, minutes_status: MinutesStatus | str
+) -> bool:
+    """Minutes stay the writing side's draft until released. Released minutes of a DPS
+    meeting are health information: NAV reads them only as it reads notes on treatment goals
+    (the same consent), so the minutes and the feed (``minutes_sensitivity``) agree."""
+    if Side(created_by_side) is view.side:
+        return True
+    if MinutesStatus(minutes_status) is not MinutesStatus.released:
+        return False
+    if Side(created_by_side) is Side.dps:
+        return view.sees_note(Visibility.shared, Side.dps, GoalDomain.treatment)
+    return True
+
+
+def minutes_sensitivity(created_by_side: Side | str) -> str:
+    """How the release of a meeting's minutes is classed in the change feed."""
+    return "treatment_note" if Side(created_by_side) is Side.dps else "general"
+
+
+# --- reviews and quality indicators -----------------------------------------------------------
+
+
+def ensure_may_assess(principal: Principal, owner_side: Side | str) -> None:
+    """At a review each side assesses its own goals: how far a treatment goal has come is the
+    clinician's finding, a work or education goal's the advisor's."""
+    if side_of(principal) is not Side(owner_side):
+        raise Forbidden(f"This goal is assessed by {Side(owner_side).value.upper()}, its owner.")
+
+
+def sees_review_summary(view: View, recorded_by_side: Side | str) -> bool:
+    """A review's summary written by DPS is health information: NAV reads it only as it reads
+    notes on treatment goals (the same consent). The review itself (when, by whom) and the
+    findings on goals NAV may see are not."""
+    if Side(recorded_by_side) is not Side.dps:
+        return True
+    return view.sees_note(Visibility.shared, Side.dps, GoalDomain.treatment)
+
+
+def own_unit(principal: Principal) -> ColumnElement[bool]:
+    """SQL predicate on ``Plan`` for quality indicators: the plans of the caller's own DPS unit
+    or NAV office. Not care-team membership: a unit measures its own work, and one
+    clinician named on another unit's plan must not open that unit's figures."""
+    side = side_of(principal)
+    if side is Side.patient or principal.org is None:
+        return false()
+    unit = Plan.dps_unit if side is Side.dps else Plan.nav_office
+    return unit == principal.org
+
+
+def audited_unit(principal: Principal, org: str | None) -> ColumnElement[bool]:
+    """The auditor's indicators: across every unit, or the one DPS unit or NAV office named."""
+    ensure_role(principal, Role.auditor)
+    if org is None:
+        return true()
+    return or_(Plan.dps_unit == org, Plan.nav_office == org)
+
+
 # --- the same rules for set-based reads (change feed, history) --------------------------------
 
 
@@ -344,3 +427,24 @@ def change_visible(principal: Principal) -> ColumnElement[bool]:
             and_(ChangeEvent.sensitivity == "treatment_note", notes),
         ),
     )
+
+
+# --- agreements and read receipts ---------------------------------------------------------------
+
+
+def ensure_may_agree_to_goal(view: View, domain: str, status: str, in_error: bool) -> None:
+    """A party agrees to (or withdraws from) a goal it can see; one it cannot see, or one
+    entered in error, is not there (404). A proposal is first the owning side's to accept:
+    until then there is nothing settled to agree to (409, and ``waiting_for`` names the owner)."""
+    if in_error or not view.sees_goal(domain):
+        raise NotFound("No such goal.")
+    if GoalStatus(status) is GoalStatus.proposed:
+        raise Conflict("A proposed goal can be agreed to once the owning side has accepted it.")
+
+
+def ensure_may_agree_to_activity(
+    view: View, responsible_side: str, goal_domain: str | None, in_error: bool
+) -> None:
+    """As for goals: only an activity the caller can see, and that is in use."""
+    if in_error or not view.sees_activity(responsible_side, goal_domain):
+        raise NotFound("No such activity.")

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from carework.agreements.schemas import AgreementRead
 from carework.receipts.schemas import SeenRead
@@ -29,6 +30,8 @@ class ActivityCreate(_Dates):
     description: Text | None = None
     responsible_person: Name | None = None
     status: ActivityStatus = ActivityStatus.planned
+    outcome: JobOutcome | None = Field(None, description="IPS kinds only.")
+    employer: Name | None = Field(None, description="IPS kinds only.")
 
 
 class ActivityUpdate(_Dates):
@@ -36,6 +39,14 @@ class ActivityUpdate(_Dates):
     title: Title | None = None
     description: Text | None = None
     responsible_person: Name | None = None
+    outcome: JobOutcome | None = Field(None, description="IPS kinds only.")
+    employer: Name | None = Field(None, description="IPS kinds only.")
+
+
+class EnteredInErrorMark(Input):
+    """Why a goal, activity or note is taken back (kept with the row, never in the feed)."""
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
 
 class ActivityRead(Output):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import (
@@ -12,18 +13,21 @@ from carework.access.policy import (
     activity_sensitivity,
     ensure_may_run_activity,
     ensure_owns,
+    kind_fits,
 )
 from carework.activities.models import Activity
 from carework.activities.schemas import ActivityCreate, ActivityUpdate
+from carework.agreements import service as agreements
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
 from carework.edits import ensure_move, sent_changes
-from carework.errors import NotFound, RuleViolation
+from carework.errors import Conflict, NotFound, RuleViolation
 from carework.feed import outbox as feed
 from carework.goals.models import Goal
+from carework.plans.models import Plan
 from carework.plans.service import plan_for_reading, plan_for_writing
-from carework.vocab import ActivityStatus
+from carework.vocab import IPS_KINDS, ActivityKind, ActivityStatus, JobOutcome, Side
 
 ACTIVITY_TRANSITIONS: dict[ActivityStatus, frozenset[ActivityStatus]] = {
     ActivityStatus.planned: frozenset(
@@ -39,6 +43,17 @@ def ensure_activity_move(current: ActivityStatus, new: ActivityStatus) -> None:
     ensure_move(ACTIVITY_TRANSITIONS, current, new, "An activity")
 
 
+def ensure_ips_fields(
+    kind: ActivityKind, outcome: str | None, employer: str | None, end: date | None
+) -> None:
+    """Job-search outcomes and employers are IPS records; follow-along support goes on for
+    as long as the person needs it, so it has no end date set in advance."""
+    if kind not in IPS_KINDS and (outcome is not None or employer is not None):
+        raise RuleViolation("outcome and employer are recorded on IPS activities only.")
+    if kind is ActivityKind.ips_follow_along and end is not None:
+        raise RuleViolation("IPS follow-along support has no end date.")
+
+
 async def _goal_domain(session: AsyncSession, goal_id: uuid.UUID | None) -> str | None:
     if goal_id is None:
         return None
@@ -52,8 +67,13 @@ async def visible_activity(
     activity_id: uuid.UUID,
     *,
     lock: bool = False,
+    entered_in_error_too: bool = False,
 ) -> Activity:
+    """The activity, if the caller may see it and it was not entered in error (else 404);
+    ``entered_in_error_too`` finds a marked one as well (to refuse marking it twice)."""
     stmt = select(Activity).where(Activity.id == activity_id, Activity.plan_id == plan_id)
+    if not entered_in_error_too:
+        stmt = stmt.where(Activity.entered_in_error_at.is_(None))
     if lock:
         stmt = stmt.with_for_update()
     activity = (await session.execute(stmt)).scalar_one_or_none()
@@ -70,9 +90,29 @@ async def create_activity(
 ) -> Activity:
     plan, view = await plan_for_writing(session, principal, plan_id)
     side = ensure_may_run_activity(principal, body.kind)
+    return await add_activity(session, principal, plan, view, side, body)
+
+
+async def add_activity(
+    session: AsyncSession,
+    principal: Principal,
+    plan: Plan,
+    view: View,
+    side: Side,
+    body: ActivityCreate,
+    *,
+    meeting_id: uuid.UUID | None = None,
+) -> Activity:
+    """Store an activity ``side`` runs, in a plan already open for writing: the caller's own
+    (``create_activity``), or one a joint meeting agreed (``meetings.service``)."""
+    if not kind_fits(side, body.kind):
+        raise RuleViolation(f"Activities of kind {body.kind.value} are not run by {side.upper()}.")
+    ensure_ips_fields(body.kind, body.outcome, body.employer, body.end)
     if body.goal_id is not None:
         goal = await session.scalar(
-            select(Goal).where(Goal.id == body.goal_id, Goal.plan_id == plan.id)
+            select(Goal).where(
+                Goal.id == body.goal_id, Goal.plan_id == plan.id, Goal.entered_in_error_at.is_(None)
+            )
         )
         if goal is None or not view.sees_goal(goal.domain):
             raise RuleViolation("goal_id names no goal of this plan.")
@@ -88,6 +128,9 @@ async def create_activity(
         status=body.status.value,
         start_date=body.start,
         end_date=body.end,
+        outcome=body.outcome.value if body.outcome else None,
+        employer=body.employer,
+        meeting_id=meeting_id,
         created_by_sub=principal.sub,
     )
     session.add(activity)
@@ -120,10 +163,16 @@ async def update_activity(
     if "status" in changes:
         ensure_activity_move(ActivityStatus(activity.status), ActivityStatus(changes["status"]))
         changes["status"] = ActivityStatus(changes["status"]).value
+    await agreements.clear_on_substance(session, principal, activity, changes)
     start = changes.pop("start", activity.start_date)
     end = changes.pop("end", activity.end_date)
     if start and end and end < start:
         raise RuleViolation("end must not be before start.")
+    if changes.get("outcome") is not None:
+        changes["outcome"] = JobOutcome(changes["outcome"]).value
+    ensure_ips_fields(
+        ActivityKind(activity.kind), changes.get("outcome"), changes.get("employer"), end
+    )
     activity.start_date, activity.end_date = start, end
     for field, value in changes.items():
         setattr(activity, field, value)
@@ -139,8 +188,46 @@ async def _record(
     sensitivity = activity_sensitivity(
         activity.responsible_side, await _goal_domain(session, activity.goal_id)
     )
+    data: dict[str, object] = {"kind": activity.kind, "status": activity.status, "changed": changed}
+    if "outcome" in changed or (type == "activity.created" and activity.outcome is not None):
+        data["outcome"] = activity.outcome  # IPS: where the job search got to (or null, cleared)
+    if activity.meeting_id is not None and type == "activity.created":
+        data["meeting_id"] = str(activity.meeting_id)
     await feed.record(
         session, principal, type=type, plan_id=activity.plan_id,
         resource=("activity", activity.id), version=activity.version, sensitivity=sensitivity,
-        data={"kind": activity.kind, "status": activity.status, "changed": changed},
+        data=data,
     )  # fmt: skip
+
+
+async def mark_entered_in_error(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    activity_id: uuid.UUID,
+    expected_version: Versions,
+    reason: str,
+) -> Activity:
+    """The responsible side takes back an activity recorded by mistake: it leaves the views
+    and item reads, its row and events stay (history, audit). The reason stays out of the feed."""
+    _, view = await plan_for_writing(session, principal, plan_id)
+    activity = await visible_activity(
+        session, view, plan_id, activity_id, lock=True, entered_in_error_too=True
+    )
+    ensure_owns(principal, activity.responsible_side, "activity")
+    if activity.entered_in_error_at is not None:
+        raise Conflict("This activity is already entered in error.")
+    ensure_version(activity.version, expected_version)
+    activity.entered_in_error_at = func.now()
+    activity.entered_in_error_reason = reason
+    activity.entered_in_error_by_sub = principal.sub
+    activity.version += 1
+    await session.flush()
+    await feed.record(
+        session, principal, type="activity.entered_in_error", plan_id=plan_id,
+        resource=("activity", activity.id), version=activity.version,
+        sensitivity=activity_sensitivity(
+            activity.responsible_side, await _goal_domain(session, activity.goal_id)
+        ),
+    )  # fmt: skip
+    return activity

@@ -1,6 +1,6 @@
 """What every audience router shares: the session, declared error responses, shaping."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Response
@@ -173,10 +173,14 @@ def change_read(event: ChangeEvent) -> ChangeEventRead:
     )
 
 
-def plan_summary(plan: Plan, patient_name: str) -> PlanSummary:
+def plan_summary(
+    plan: Plan, patient_name: str, last_seen_at: datetime | None = None, changed_since_seen: int = 0
+) -> PlanSummary:
     return PlanSummary.model_validate(
         {
             **{c.key: getattr(plan, c.key) for c in Plan.__table__.columns},
             "patient_name": patient_name,
+            "last_seen_at": last_seen_at,
+            "changed_since_seen": changed_since_seen,
         }
     )

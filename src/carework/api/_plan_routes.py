@@ -9,7 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Query, Response, status
 
 from carework.activities import service as activities
-from carework.activities.schemas import ActivityCreate, ActivityRead, ActivityUpdate
+from carework.activities.schemas import (
+    ActivityCreate,
+    ActivityRead,
+    ActivityUpdate,
+    EnteredInErrorMark,
+)
 from carework.api._common import (
     IDEMPOTENT,
     PATCH_ERRORS,
@@ -88,7 +93,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         rows, next_cursor = await plans.list_plans(
             session, principal, status=plan_status, limit=limit, cursor=cursor
         )
-        return PlanPage(items=[plan_summary(p, n) for p, n in rows], next_cursor=next_cursor)
+        return PlanPage(items=[plan_summary(*row) for row in rows], next_cursor=next_cursor)
 
     @router.post(
         "/plans/search",
@@ -101,7 +106,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         body: PlanSearch, principal: caller, session: Session
     ) -> PlanSearchResult:
         rows = await plans.search_plans(session, principal, body.nid)
-        return PlanSearchResult(items=[plan_summary(p, n) for p, n in rows])
+        return PlanSearchResult(items=[plan_summary(*row) for row in rows])
 
     @router.get(
         "/plans/{plan_id}",
@@ -210,6 +215,48 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         return NoteRead.model_validate(note)
 
     @router.post(
+        "/plans/{plan_id}/goals/{goal_id}/entered-in-error",
+        response_model=GoalRead,
+        operation_id=op("mark_goal_entered_in_error"),
+        responses=PATCH_ERRORS,
+        summary="Take back a goal recorded by mistake: it leaves the views, history keeps it",
+    )
+    async def mark_goal_entered_in_error(
+        plan_id: uuid.UUID,
+        goal_id: uuid.UUID,
+        body: EnteredInErrorMark,
+        principal: caller,  # before If-Match: 401/403 come first, 428/412 only after
+        expected: ExpectedVersion,
+        session: Session,
+        response: Response,
+    ) -> GoalRead:
+        view = await goals.mark_entered_in_error(
+            session, principal, plan_id, goal_id, expected, body.reason
+        )
+        with_etag(response, view.goal.version)
+        return goal_read(view)
+
+    @router.post(
+        "/plans/{plan_id}/goals/{goal_id}/notes/{note_id}/entered-in-error",
+        response_model=NoteRead,
+        operation_id=op("mark_note_entered_in_error"),
+        responses=WRITE_ERRORS,
+        summary="Take back a note your side wrote by mistake: it leaves the views",
+    )
+    async def mark_note_entered_in_error(
+        plan_id: uuid.UUID,
+        goal_id: uuid.UUID,
+        note_id: uuid.UUID,
+        body: EnteredInErrorMark,
+        principal: caller,
+        session: Session,
+    ) -> NoteRead:
+        note = await notes.mark_entered_in_error(
+            session, principal, plan_id, goal_id, note_id, body.reason
+        )
+        return NoteRead.model_validate(note)
+
+    @router.post(
         "/plans/{plan_id}/activities",
         status_code=status.HTTP_201_CREATED,
         response_model=ActivityRead,
@@ -266,6 +313,28 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
     ) -> ActivityRead:
         activity = await activities.update_activity(
             session, principal, plan_id, activity_id, expected, body
+        )
+        with_etag(response, activity.version)
+        return activity_read(activity)
+
+    @router.post(
+        "/plans/{plan_id}/activities/{activity_id}/entered-in-error",
+        response_model=ActivityRead,
+        operation_id=op("mark_activity_entered_in_error"),
+        responses=PATCH_ERRORS,
+        summary="Take back an activity recorded by mistake: it leaves the views, history keeps it",
+    )
+    async def mark_activity_entered_in_error(
+        plan_id: uuid.UUID,
+        activity_id: uuid.UUID,
+        body: EnteredInErrorMark,
+        principal: caller,  # before If-Match: 401/403 come first, 428/412 only after
+        expected: ExpectedVersion,
+        session: Session,
+        response: Response,
+    ) -> ActivityRead:
+        activity = await activities.mark_entered_in_error(
+            session, principal, plan_id, activity_id, expected, body.reason
         )
         with_etag(response, activity.version)
         return activity_read(activity)

@@ -25,9 +25,11 @@ from carework.activities.models import Activity
 from carework.goals.models import Goal
 from carework.notes.models import Note
 from carework.patients.models import Patient
+from carework.plans.models import Plan
 from carework.plans.service import GoalView, PlanView
 from carework.team.models import CareTeamMember
 from carework.vocab import (
+    Achievement,
     ActivityKind,
     ActivityStatus,
     GoalDomain,
@@ -35,6 +37,7 @@ from carework.vocab import (
     PlanStatus,
     Role,
     Side,
+    TeamRole,
 )
 
 Resource = dict[str, Any]
@@ -111,6 +114,19 @@ ACTIVITY_STATUS: Final[dict[ActivityStatus, str]] = {
     ActivityStatus.cancelled: "cancelled",
 }
 
+#: What an evaluation found (``Goal.achievement_status``, the goal-achievement codes) → display.
+ACHIEVEMENT_DISPLAY: Final[dict[Achievement, str]] = {
+    Achievement.in_progress: "In Progress",
+    Achievement.improving: "Improving",
+    Achievement.worsening: "Worsening",
+    Achievement.no_change: "No Change",
+    Achievement.achieved: "Achieved",
+    Achievement.sustaining: "Sustaining",
+    Achievement.not_achieved: "Not Achieved",
+    Achievement.no_progress: "No Progress",
+    Achievement.not_attainable: "Not Attainable",
+}
+
 # --- display texts -----------------------------------------------------------------------------
 
 GOAL_DOMAIN_DISPLAY: Final[dict[GoalDomain, str]] = {
@@ -126,14 +142,17 @@ ACTIVITY_KIND_DISPLAY: Final[dict[ActivityKind, str]] = {
     ActivityKind.ips_job_search: "IPS job search",
     ActivityKind.course: "Course",
     ActivityKind.benefit_follow_up: "Benefit follow-up",
+    ActivityKind.ips_employer_contact: "IPS employer contact",
+    ActivityKind.ips_follow_along: "IPS follow-along support",
     ActivityKind.other: "Other",
 }
 
-ROLE_DISPLAY: Final[dict[Role, str]] = {
+ROLE_DISPLAY: Final[dict[str, str]] = {
     Role.clinician: "Clinician",
     Role.nav_advisor: "NAV advisor",
     Role.patient: "Patient",
     Role.auditor: "Auditor",
+    TeamRole.employment_specialist: "Employment specialist (IPS)",
 }
 
 SIDE_DISPLAY: Final[dict[Side, str]] = {Side.dps: "DPS", Side.nav: "NAV", Side.patient: "Patient"}
@@ -176,11 +195,31 @@ def _unit_display(side: Side | str, view: PlanView) -> str:
     return f"{SIDE_DISPLAY[side]} {unit}" if unit else SIDE_DISPLAY[side]
 
 
+def _period(plan: Plan, *, finished: bool) -> Resource:
+    """The plan period as set; else from the plan's creation, and for a finished plan up to
+    its last change (it is read-only, so that change ended it)."""
+    start, end = plan.period_start, plan.period_end
+    period = {"start": _date(start) if start is not None else _instant(plan.created_at)}
+    if end is not None:
+        period["end"] = _date(end)
+    elif finished and (start is None or start <= plan.updated_at.date()):
+        period["end"] = _instant(plan.updated_at)
+    return period
+
+
 def _annotation(note: Note) -> Resource:
     return {"authorString": note.author_name, "time": _instant(note.created_at), "text": note.text}
 
 
 # --- resources ---------------------------------------------------------------------------------
+
+
+def _achievement(goal: Goal) -> tuple[str, str] | None:
+    """What the latest evaluation found; before any, what the goal's status says."""
+    if goal.achievement_status is not None:
+        found = Achievement(goal.achievement_status)
+        return found.value, ACHIEVEMENT_DISPLAY[found]
+    return GOAL_ACHIEVEMENT.get(GoalStatus(goal.status))
 
 
 def goal_resource(view: GoalView, patient: Patient, *, contained: bool = False) -> Resource:
@@ -197,8 +236,9 @@ def goal_resource(view: GoalView, patient: Patient, *, contained: bool = False) 
     if extension := _description(goal.description):
         resource["extension"] = extension
     resource["lifecycleStatus"] = GOAL_LIFECYCLE_STATUS[status]
-    if status in GOAL_ACHIEVEMENT:
-        code, display = GOAL_ACHIEVEMENT[status]
+    achievement = _achievement(goal)
+    if achievement is not None:
+        code, display = achievement
         resource["achievementStatus"] = {
             "coding": [{"system": GOAL_ACHIEVEMENT_SYSTEM, "code": code, "display": display}],
             "text": display,
@@ -259,7 +299,7 @@ def _activity(activity: Activity, view: PlanView, goal_ids: frozenset[str]) -> R
 
 
 def _participant(member: CareTeamMember, view: PlanView) -> Resource:
-    roles = [{"text": ROLE_DISPLAY.get(Role(member.role), member.role)}]
+    roles = [{"text": ROLE_DISPLAY.get(member.role, member.role)}]
     if member.sub == view.plan.coordinator_sub:
         roles.append({"text": "Coordinator"})
     participant: Resource = {"role": roles, "member": {"display": member.name}}
@@ -289,10 +329,7 @@ def care_plan_resource(view: PlanView) -> Resource:
     plan = view.plan
     status = PlanStatus(plan.status)
     goal_ids = frozenset(str(g.goal.id) for g in view.goals)
-    period = {"start": _instant(plan.created_at)}
-    if CARE_PLAN_STATUS[status] in ("completed", "revoked"):
-        # A finished plan is read-only, so its last change is the one that ended it.
-        period["end"] = _instant(plan.updated_at)
+    period = _period(plan, finished=CARE_PLAN_STATUS[status] in ("completed", "revoked"))
     resource: Resource = {
         "resourceType": "CarePlan",
         "id": str(plan.id),

@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String, Text, Update, Uuid, bindparam, cast, select, update
+from sqlalchemy import String, Text, Update, Uuid, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,11 +23,12 @@ from carework.access.policy import (
     sql_view_for,
     view_for,
 )
+from carework.agreements import service as agreements
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
 from carework.edits import ensure_move, sent_changes
-from carework.errors import NotFound
+from carework.errors import Conflict, NotFound
 from carework.feed import outbox as feed
 from carework.goals.models import Goal
 from carework.goals.schemas import GoalCreate, GoalUpdate, PatientGoalProposal
@@ -55,9 +56,19 @@ def ensure_goal_move(current: GoalStatus, new: GoalStatus) -> None:
 
 
 async def visible_goal(
-    session: AsyncSession, view: View, plan_id: uuid.UUID, goal_id: uuid.UUID, *, lock: bool = False
+    session: AsyncSession,
+    view: View,
+    plan_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    *,
+    lock: bool = False,
+    entered_in_error_too: bool = False,
 ) -> Goal:
+    """The goal, if the caller may see it and it was not entered in error (else 404);
+    ``entered_in_error_too`` finds a marked one as well (to refuse marking it twice)."""
     stmt = select(Goal).where(Goal.id == goal_id, Goal.plan_id == plan_id)
+    if not entered_in_error_too:
+        stmt = stmt.where(Goal.entered_in_error_at.is_(None))
     if lock:
         stmt = stmt.with_for_update()
     goal = (await session.execute(stmt)).scalar_one_or_none()
@@ -71,7 +82,9 @@ async def goal_view(session: AsyncSession, view: View, goal: Goal) -> GoalView:
     notes = (
         (
             await session.execute(
-                select(Note).where(Note.goal_id == goal.id).order_by(Note.created_at, Note.id)
+                select(Note)
+                .where(Note.goal_id == goal.id, Note.entered_in_error_at.is_(None))
+                .order_by(Note.created_at, Note.id)
             )
         )
         .scalars()
@@ -156,7 +169,7 @@ async def update_goal(
     )
     ensure_open(plan)
     view = view_for(principal, consent)
-    if not view.sees_goal(goal.domain):
+    if goal.entered_in_error_at is not None or not view.sees_goal(goal.domain):
         raise NotFound("No such goal.")
     touch(resource=("goal", goal.id))
     ensure_owns(principal, goal.owner_side, "goal")
@@ -165,6 +178,7 @@ async def update_goal(
     if "status" in changes:
         ensure_goal_move(GoalStatus(goal.status), GoalStatus(changes["status"]))
         changes["status"] = GoalStatus(changes["status"]).value
+    await agreements.clear_on_substance(session, principal, goal, changes)
     stmt = _update_statement(principal.role, frozenset(changes))
     params = {f"new_{field}": value for field, value in changes.items()}
     params |= {"goal_id": goal.id, "consent_scopes": sorted(s.value for s in consent)}
@@ -178,6 +192,34 @@ async def update_goal(
         data={"domain": domain, "status": status, "changed": sorted(changes)},
     )  # fmt: skip
     return PlanJson(id=goal_id, version=version, body=answer)
+
+
+async def mark_entered_in_error(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    expected_version: Versions,
+    reason: str,
+) -> GoalView:
+    """The owning side takes back a goal recorded by mistake: it leaves the views, item reads
+    and FHIR, its row and events stay (history, audit). The reason stays out of the feed."""
+    _, view = await plan_for_writing(session, principal, plan_id)
+    goal = await visible_goal(session, view, plan_id, goal_id, lock=True, entered_in_error_too=True)
+    ensure_owns(principal, goal.owner_side, "goal")
+    if goal.entered_in_error_at is not None:
+        raise Conflict("This goal is already entered in error.")
+    ensure_version(goal.version, expected_version)
+    goal.entered_in_error_at = func.now()
+    goal.entered_in_error_reason = reason
+    goal.entered_in_error_by_sub = principal.sub
+    goal.version += 1
+    await session.flush()
+    await feed.record(
+        session, principal, type="goal.entered_in_error", plan_id=plan_id,
+        resource=("goal", goal.id), version=goal.version, sensitivity=goal_sensitivity(goal.domain),
+    )  # fmt: skip
+    return await goal_view(session, view, goal)
 
 
 @functools.cache

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carework.access.policy import note_internal_to, note_sensitivity, side_of
+from carework.access.policy import ensure_owns, note_internal_to, note_sensitivity, side_of
 from carework.audit.record import touch
 from carework.auth.principal import Principal
+from carework.errors import Conflict, NotFound
 from carework.feed import outbox as feed
 from carework.goals.service import visible_goal
 from carework.notes.models import Note
@@ -55,3 +57,38 @@ async def add_patient_note(
 ) -> Note:
     plan = await plans.own_plan(session, principal)
     return await add_note(session, principal, plan.id, goal_id, text, Visibility.shared)
+
+
+async def mark_entered_in_error(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    note_id: uuid.UUID,
+    reason: str,
+) -> Note:
+    """Notes are never changed, but one written by mistake (wrong patient, wrong goal) can be
+    taken back by its author's side: it leaves every view, its row and event stay."""
+    _, view = await plan_for_writing(session, principal, plan_id)
+    goal = await visible_goal(session, view, plan_id, goal_id)
+    note = await session.scalar(
+        select(Note)
+        .where(Note.id == note_id, Note.goal_id == goal.id, Note.plan_id == plan_id)
+        .with_for_update()
+    )
+    if note is None or not view.sees_note(note.visibility, note.author_side, goal.domain):
+        raise NotFound("No such note.")
+    touch(resource=("note", note.id))
+    ensure_owns(principal, note.author_side, "note")
+    if note.entered_in_error_at is not None:
+        raise Conflict("This note is already entered in error.")
+    note.entered_in_error_at = func.now()
+    note.entered_in_error_reason = reason
+    note.entered_in_error_by_sub = principal.sub
+    await session.flush()
+    await feed.record(
+        session, principal, type="note.entered_in_error", plan_id=plan_id,
+        resource=("note", note.id), sensitivity=note_sensitivity(goal.domain),
+        internal_to=note_internal_to(note.visibility, note.author_side),
+    )  # fmt: skip
+    return note

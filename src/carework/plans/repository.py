@@ -8,17 +8,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, Uuid, bindparam, select, true, tuple_
+from sqlalchemy import Row, Select, Uuid, bindparam, func, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carework.access.policy import anyone_with, plan_scope, scope_params
+from carework.access.policy import anyone_with, change_visible, plan_scope, scope_params
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.consent.repository import active_scopes_lateral
 from carework.db.base import Base
 from carework.errors import NotFound
+from carework.feed.models import ChangeEvent
 from carework.patients.models import Patient
 from carework.plans.models import Plan
+from carework.receipts.models import PlanSeen
 from carework.vocab import OPEN_PLAN_STATUSES, ConsentScope, PlanStatus, Role
 
 T = TypeVar("T", bound=Base)
@@ -108,9 +110,38 @@ async def get_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient:
     return (await session.execute(select(Patient).where(Patient.id == patient_id))).scalar_one()
 
 
-def _summaries(principal: Principal) -> Select[Plan, str]:
+#: A plan summary row: the plan, the patient's name, ``last_seen_at``, ``changed_since_seen``.
+SummaryRow = Row[Plan, str, datetime | None, int]
+
+
+def _summaries(principal: Principal) -> Select[Plan, str, datetime | None, int]:
+    """Plan summaries in scope, each with when the caller last looked and how many changes
+    they may see others made since (one statement: correlated subqueries per plan)."""
+    last_seen = (
+        select(PlanSeen.seen_at)
+        .where(PlanSeen.plan_id == Plan.id, PlanSeen.sub == principal.sub)
+        .correlate(Plan)
+        .scalar_subquery()
+    )
+    changed = (
+        select(func.count())
+        .select_from(ChangeEvent)
+        .where(
+            ChangeEvent.plan_id == Plan.id,
+            change_visible(principal),
+            ChangeEvent.actor_sub != principal.sub,
+            or_(last_seen.is_(None), ChangeEvent.occurred_at > last_seen),
+        )
+        .correlate(Plan)
+        .scalar_subquery()
+    )
     return (
-        select(Plan, Patient.name.label("patient_name"))
+        select(
+            Plan,
+            Patient.name.label("patient_name"),
+            last_seen.label("last_seen_at"),
+            changed.label("changed_since_seen"),
+        )
         .join(Patient, Patient.id == Plan.patient_id)
         .where(plan_scope(principal))
     )
@@ -123,7 +154,7 @@ async def list_summaries(
     status: PlanStatus | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> Sequence[Row[Plan, str]]:
+) -> Sequence[SummaryRow]:
     stmt = _summaries(principal)
     if status is not None:
         stmt = stmt.where(Plan.status == status.value)
@@ -135,7 +166,7 @@ async def list_summaries(
 
 async def summaries_for_nid(
     session: AsyncSession, principal: Principal, nid: str
-) -> Sequence[Row[Plan, str]]:
+) -> Sequence[SummaryRow]:
     stmt = _summaries(principal).where(Patient.nid == nid).order_by(Plan.created_at.desc())
     return (await session.execute(stmt)).all()
 

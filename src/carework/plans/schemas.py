@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from carework.activities.schemas import ActivityRead
 from carework.goals.schemas import GoalRead
@@ -14,6 +14,15 @@ from carework.patients.nid import NationalId
 from carework.schema import Input, Name, OrgId, Output, Subject, Title
 from carework.team.schemas import PatientTeamMemberRead, TeamMemberRead
 from carework.vocab import ConsentScope, PlanStatus
+
+#: How often the plan is reviewed, in days (up to two years).
+ReviewInterval = Annotated[int, Field(ge=1, le=730, description="Days between reviews.")]
+
+
+def ensure_period_in_order(start: date | None, end: date | None) -> None:
+    """A plan period ends on or after its start (the database refuses it too)."""
+    if start is not None and end is not None and end < start:
+        raise ValueError("period_end must not be before period_start")
 
 
 class PatientIn(Input):
@@ -32,6 +41,14 @@ class PlanCreate(Input):
         None, max_length=2000, description="The patient's own main goal, in their words."
     )
     status: Literal["draft", "active"] = "draft"
+    period_start: date | None = Field(None, description="When the plan period begins.")
+    period_end: date | None = Field(None, description="When it ends; not before the start.")
+    review_interval_days: ReviewInterval | None = None
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> Self:
+        ensure_period_in_order(self.period_start, self.period_end)
+        return self
 
 
 class PlanUpdate(Input):
@@ -40,6 +57,16 @@ class PlanUpdate(Input):
     status: PlanStatus | None = None
     coordinator_sub: Subject | None = Field(None, description="A care-team member's sub.")
     next_review_date: date | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    review_interval_days: ReviewInterval | None = Field(
+        None, description="Days between reviews; null stops the cadence."
+    )
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> Self:
+        ensure_period_in_order(self.period_start, self.period_end)
+        return self
 
 
 class PlanSearch(Input):
@@ -62,6 +89,13 @@ class PlanSummary(Output):
     version: int
     created_at: datetime
     updated_at: datetime
+    last_seen_at: datetime | None = Field(
+        None, description="When the caller last marked the plan seen (POST .../seen)."
+    )
+    changed_since_seen: int = Field(
+        0,
+        description="Changes the caller may see made by others since then (all if never seen).",
+    )
 
 
 class PlanPage(Output):

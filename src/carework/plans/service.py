@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,6 +106,9 @@ async def create_plan(session: AsyncSession, principal: Principal, body: PlanCre
         title=body.title,
         main_goal=body.main_goal,
         status=body.status,
+        period_start=body.period_start,
+        period_end=body.period_end,
+        review_interval_days=body.review_interval_days,
         coordinator_sub=principal.sub,
         created_by_sub=principal.sub,
     )
@@ -237,6 +240,10 @@ async def update_plan(
         )
         if not on_team:
             raise RuleViolation("The coordinator must be a member of the care team.")
+    start = changes.get("period_start", plan.period_start)
+    end = changes.get("period_end", plan.period_end)
+    if start is not None and end is not None and end < start:
+        raise RuleViolation("period_end must not be before period_start.")
     for field, value in changes.items():
         setattr(plan, field, value.value if isinstance(value, PlanStatus) else value)
     plan.version += 1
@@ -255,7 +262,7 @@ async def list_plans(
     status: PlanStatus | None,
     limit: int,
     cursor: str | None,
-) -> tuple[Sequence[Row[Plan, str]], str | None]:
+) -> tuple[Sequence[repository.SummaryRow], str | None]:
     after = decode_cursor(cursor) if cursor else None
     rows = await repository.list_summaries(
         session, principal, status=status, after=after, limit=limit + 1
@@ -270,5 +277,5 @@ async def list_plans(
 
 async def search_plans(
     session: AsyncSession, principal: Principal, nid: str
-) -> Sequence[Row[Plan, str]]:
+) -> Sequence[repository.SummaryRow]:
     return await repository.summaries_for_nid(session, principal, nid)

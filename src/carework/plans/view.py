@@ -123,15 +123,18 @@ def _seen_by(item_id: SQLColumnExpression[Any]) -> ColumnElement[Any]:
 
 
 def _not_agreed(item_id: SQLColumnExpression[Any]) -> ColumnElement[Any]:
-    """The parties that have not agreed to the item, in the order patient, DPS, NAV."""
-    party = func.unnest(PARTIES).table_valued("party").render_derived()
+    """The parties that have not agreed to the item, in the order patient, DPS, NAV.
+    (Correlated explicitly: inside ``UPDATE ... RETURNING`` auto-correlation would not reach
+    the updated row, and ``array_agg`` keeps no order unless told.)"""
+    party = func.unnest(PARTIES).table_valued("party", with_ordinality="n").render_derived()
     agreed = (
         select(Agreement.id)
         .where(Agreement.item_id == item_id, Agreement.party == party.c.party)
+        .correlate_except(Agreement)
         .exists()
     )
     missing = (
-        select(func.array_agg(party.c.party))
+        select(func.array_agg(aggregate_order_by(party.c.party, party.c.n)))
         .select_from(party)
         .where(~agreed)
         .correlate_except(Agreement)
@@ -187,12 +190,16 @@ def _goals(view: SqlView) -> ColumnElement[Any]:
     )
 
 
+def activity_object() -> ColumnElement[Any]:
+    """One activity (``Activity``, correlated) as ``ActivityRead``."""
+    extras = item_extras(Activity.id) | {"waiting_for": func.to_json(_not_agreed(Activity.id))}
+    return json_object(ActivityRead, _columns(Activity) | extras)
+
+
 def _activities(view: SqlView) -> ColumnElement[Any]:
     goal = aliased(Goal)
-    extras = item_extras(Activity.id) | {"waiting_for": func.to_json(_not_agreed(Activity.id))}
-    activity = json_object(ActivityRead, _columns(Activity) | extras)
     return (
-        select(json_list(activity, Activity.created_at, Activity.id))
+        select(json_list(activity_object(), Activity.created_at, Activity.id))
         .select_from(Activity)
         .outerjoin(goal, goal.id == Activity.goal_id)
         .where(

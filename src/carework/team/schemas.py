@@ -2,16 +2,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+
+from pydantic import Field
 
 from carework.schema import Input, Name, OrgId, Output, Subject
-from carework.vocab import Side
+from carework.vocab import Side, TeamRole
 
 
 class TeamMemberCreate(Input):
     sub: Subject
     name: Name
-    role: Literal["clinician", "nav_advisor"]
+    role: TeamRole = Field(description="employment_specialist: IPS job support, on NAV's side.")
     org: OrgId
 
 

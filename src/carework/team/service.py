@@ -15,14 +15,13 @@ from carework.feed import outbox as feed
 from carework.plans.service import plan_for_writing
 from carework.team.models import CareTeamMember
 from carework.team.schemas import TeamMemberCreate
-from carework.vocab import Role
 
 
 async def add_member(
     session: AsyncSession, principal: Principal, plan_id: uuid.UUID, body: TeamMemberCreate
 ) -> CareTeamMember:
     plan, _ = await plan_for_writing(session, principal, plan_id)
-    side = ensure_may_add_member(principal, Role(body.role))
+    side = ensure_may_add_member(principal, body.role)
     # ON CONFLICT keeps two concurrent adds of the same person from becoming a 500.
     stmt = (
         insert(CareTeamMember)
@@ -31,7 +30,7 @@ async def add_member(
             plan_id=plan.id,
             sub=body.sub,
             name=body.name,
-            role=body.role,
+            role=body.role.value,
             org=body.org,
             side=side.value,
             added_by_sub=principal.sub,

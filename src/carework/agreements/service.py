@@ -1,0 +1,230 @@
+"""Three-way agreement: the patient, DPS and NAV each say they stand behind a goal or an
+activity as it is written. An agreement names the version agreed to; a change of substance
+empties them all (``clear_on_substance``), a status move does not.
+
+Agreeing is not a change to the item: its version and ETag stay, and agreeing twice keeps the
+first agreement. The answer is the item as the caller sees it, built by PostgreSQL like the plan
+view (``plans.view``), so ``agreed_by`` and ``waiting_for`` are those just stored.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from sqlalchemy import Select, String, Text, Uuid, bindparam, cast, delete, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carework.access.policy import (
+    activity_sensitivity,
+    anyone_with,
+    ensure_may_agree_to_activity,
+    ensure_may_agree_to_goal,
+    goal_sensitivity,
+    side_of,
+    sql_view_for,
+    view_for,
+)
+from carework.activities.models import Activity
+from carework.agreements.models import Agreement
+from carework.audit.record import touch
+from carework.auth.principal import Principal
+from carework.concurrency import Versions, ensure_version
+from carework.feed import outbox as feed
+from carework.goals.models import Goal
+from carework.plans import repository as plans
+from carework.plans.service import ensure_open
+from carework.plans.view import PlanJson, activity_object, goal_object
+from carework.vocab import Role
+
+ItemType = Literal["goal", "activity"]
+Item = Goal | Activity
+
+#: The fields whose change makes an agreement stale (API field → column).
+SUBSTANCE: dict[ItemType, dict[str, str]] = {
+    "goal": {"title": "title", "description": "description", "target_date": "target_date"},
+    "activity": {
+        "title": "title",
+        "description": "description",
+        "start": "start_date",
+        "end": "end_date",
+        "kind": "kind",
+        "responsible_person": "responsible_person",
+    },
+}
+
+
+def _type_of(item: Item) -> ItemType:
+    return "goal" if isinstance(item, Goal) else "activity"
+
+
+async def _sensitivity(session: AsyncSession, item: Item) -> str:
+    if isinstance(item, Goal):
+        return goal_sensitivity(item.domain)
+    return activity_sensitivity(item.responsible_side, await _goal_domain(session, item))
+
+
+async def _goal_domain(session: AsyncSession, activity: Activity) -> str | None:
+    if activity.goal_id is None:
+        return None
+    return await session.scalar(select(Goal.domain).where(Goal.id == activity.goal_id))
+
+
+@functools.cache
+def _answer(role: Role, item_type: ItemType) -> Select[int, str]:
+    """The item as a caller of ``role`` sees it (``GoalRead`` / ``ActivityRead``), once per role;
+    run with ``item_id`` and the ``consent_scopes`` read with the plan."""
+    if item_type == "goal":
+        view = sql_view_for(anyone_with(role), bindparam("consent_scopes", type_=ARRAY(String)))
+        body = goal_object(view)
+        model: type[Item] = Goal
+    else:
+        body = activity_object()
+        model = Activity
+    return select(model.version, cast(body, Text)).where(
+        model.id == bindparam("item_id", type_=Uuid)
+    )
+
+
+async def _agreeable(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    item_type: ItemType,
+    item_id: uuid.UUID,
+) -> tuple[Item, frozenset[str]]:
+    """The item, locked, if the caller may agree to it in an open plan; and the consent."""
+    model: type[Item] = Goal if item_type == "goal" else Activity
+    plan, consent, item = await plans.get_plan_consent_and_item(
+        session, principal, plan_id, model, item_id, item_type
+    )
+    view = view_for(principal, consent)
+    in_error = item.entered_in_error_at is not None
+    if isinstance(item, Goal):
+        ensure_may_agree_to_goal(view, item.domain, item.status, in_error)
+    else:
+        domain = await _goal_domain(session, item)
+        ensure_may_agree_to_activity(view, item.responsible_side, domain, in_error)
+    touch(resource=(item_type, item.id))
+    ensure_open(plan)
+    return item, frozenset(s.value for s in consent)
+
+
+async def _read(
+    session: AsyncSession, principal: Principal, item: Item, consent: frozenset[str]
+) -> PlanJson:
+    params = {"item_id": item.id, "consent_scopes": sorted(consent)}
+    conn = await session.connection()
+    version, body = (await conn.execute(_answer(principal.role, _type_of(item)), params)).one()
+    return PlanJson(id=item.id, version=version, body=body)
+
+
+async def agree(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    item_type: ItemType,
+    item_id: uuid.UUID,
+    expected_version: Versions,
+) -> PlanJson:
+    """The caller's side agrees to the item at the version named in If-Match."""
+    item, consent = await _agreeable(session, principal, plan_id, item_type, item_id)
+    ensure_version(item.version, expected_version)
+    party = side_of(principal).value
+    stmt = (
+        insert(Agreement)
+        .values(
+            id=uuid.uuid4(),
+            plan_id=item.plan_id,
+            item_type=item_type,
+            item_id=item.id,
+            party=party,
+            item_version=item.version,
+            agreed_by_sub=principal.sub,
+            agreed_by_name=principal.name,
+        )
+        .on_conflict_do_nothing(index_elements=[Agreement.item_id, Agreement.party])
+        .returning(Agreement.id)
+    )
+    conn = await session.connection()
+    if (await conn.execute(stmt)).first() is not None:
+        await feed.record(
+            session, principal, type=f"{item_type}.agreed", plan_id=item.plan_id,
+            resource=(item_type, item.id), version=item.version,
+            sensitivity=await _sensitivity(session, item), data={"party": party},
+        )  # fmt: skip
+    return await _read(session, principal, item, consent)
+
+
+async def withdraw(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    item_type: ItemType,
+    item_id: uuid.UUID,
+) -> PlanJson:
+    """The caller's side no longer agrees. Nothing to withdraw is not an error."""
+    item, consent = await _agreeable(session, principal, plan_id, item_type, item_id)
+    party = side_of(principal).value
+    stmt = (
+        delete(Agreement)
+        .where(Agreement.item_id == item.id, Agreement.party == party)
+        .returning(Agreement.id)
+    )
+    conn = await session.connection()
+    if (await conn.execute(stmt)).first() is not None:
+        await feed.record(
+            session, principal, type=f"{item_type}.agreement_withdrawn", plan_id=item.plan_id,
+            resource=(item_type, item.id), version=item.version,
+            sensitivity=await _sensitivity(session, item), data={"party": party},
+        )  # fmt: skip
+    return await _read(session, principal, item, consent)
+
+
+async def agree_in_own_plan(
+    session: AsyncSession,
+    principal: Principal,
+    item_type: ItemType,
+    item_id: uuid.UUID,
+    expected_version: Versions,
+) -> PlanJson:
+    plan = await plans.own_plan(session, principal)
+    return await agree(session, principal, plan.id, item_type, item_id, expected_version)
+
+
+async def withdraw_in_own_plan(
+    session: AsyncSession, principal: Principal, item_type: ItemType, item_id: uuid.UUID
+) -> PlanJson:
+    plan = await plans.own_plan(session, principal)
+    return await withdraw(session, principal, plan.id, item_type, item_id)
+
+
+async def clear_on_substance(
+    session: AsyncSession, principal: Principal, item: Item, changes: Mapping[str, Any]
+) -> None:
+    """An agreement is to the item as it was written: a change of substance empties them, in
+    the change's own transaction, and the feed keeps who had agreed. Call it before the change
+    is stored (the goal's PATCH answer reads ``agreed_by`` in its own UPDATE); the event carries
+    the version the change is about to make."""
+    item_type = _type_of(item)
+    changed = sorted(
+        field
+        for field, column in SUBSTANCE[item_type].items()
+        if field in changes and changes[field] != getattr(item, column)
+    )
+    if not changed:
+        return
+    conn = await session.connection()
+    stmt = delete(Agreement).where(Agreement.item_id == item.id).returning(Agreement.party)
+    parties = sorted((await conn.execute(stmt)).scalars())
+    if not parties:
+        return
+    await feed.record(
+        session, principal, type=f"{item_type}.agreements_cleared", plan_id=item.plan_id,
+        resource=(item_type, item.id), version=item.version + 1,
+        sensitivity=await _sensitivity(session, item),
+        data={"parties": parties, "changed": changed},
+    )  # fmt: skip

@@ -1,0 +1,254 @@
+"""Reviews: evaluate the plan (a finding per goal, the next review from the cadence), read the
+evaluations and a goal's achievement history back, find the reviews that are overdue, and
+answer the status check an EHR makes when a chart opens."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carework.access.policy import (
+    View,
+    change_visible,
+    ensure_may_assess,
+    goal_sensitivity,
+    plan_scope,
+    sees_review_summary,
+    side_of,
+)
+from carework.audit.record import touch
+from carework.auth.principal import Principal
+from carework.errors import NotFound
+from carework.evaluations.models import Evaluation, GoalEvaluation
+from carework.evaluations.schemas import (
+    AchievementRead,
+    EvaluationCreate,
+    EvaluationRead,
+    GoalFindingRead,
+    PlanStatusRead,
+)
+from carework.feed import outbox as feed
+from carework.feed.models import ChangeEvent
+from carework.goals.models import Goal
+from carework.goals.service import visible_goal
+from carework.patients.models import Patient
+from carework.plans import repository as plans
+from carework.plans.models import Plan
+from carework.plans.service import ensure_open, plan_for_reading, view_of
+from carework.vocab import OPEN_PLAN_STATUSES
+
+_OPEN = [s.value for s in OPEN_PLAN_STATUSES]
+
+
+async def _goals_to_assess(
+    session: AsyncSession,
+    principal: Principal,
+    view: View,
+    plan_id: uuid.UUID,
+    body: EvaluationCreate,
+) -> dict[uuid.UUID, Goal]:
+    """The goals the body assesses, locked (in id order, so two reviews cannot deadlock):
+    each must be in use and visible to the caller (404), and owned by the caller's side (403)."""
+    ids = sorted({finding.goal_id for finding in body.goals})
+    if not ids:
+        return {}
+    stmt = select(Goal).where(Goal.plan_id == plan_id, Goal.id.in_(ids)).order_by(Goal.id)
+    found = {g.id: g for g in (await session.scalars(stmt.with_for_update())).all()}
+    for finding in body.goals:
+        goal = found.get(finding.goal_id)
+        if goal is None or goal.entered_in_error_at is not None or not view.sees_goal(goal.domain):
+            raise NotFound("No such goal.")
+        ensure_may_assess(principal, goal.owner_side)
+    return found
+
+
+def _advance_schedule(plan: Plan, held_on: date) -> None:
+    """The review was held: the next one is due a cadence later. Without a cadence a due date
+    the review has met is cleared (none is scheduled); a later one stands. A review recorded
+    late, older than the last one, leaves the schedule where it is."""
+    if plan.last_reviewed_on is not None and held_on < plan.last_reviewed_on:
+        return
+    plan.last_reviewed_on = held_on
+    if plan.review_interval_days:
+        plan.next_review_date = held_on + timedelta(days=plan.review_interval_days)
+    elif plan.next_review_date is not None and plan.next_review_date <= held_on:
+        plan.next_review_date = None
+
+
+async def record_evaluation(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, body: EvaluationCreate
+) -> EvaluationRead:
+    # Locked: the review moves the plan's version and schedule, as a PATCH would.
+    plan = await plans.get_plan(session, principal, plan_id, lock=True)
+    ensure_open(plan)
+    view = await view_of(session, principal, plan)
+    goals = await _goals_to_assess(session, principal, view, plan.id, body)
+
+    evaluation = Evaluation(
+        id=uuid.uuid4(),
+        plan_id=plan.id,
+        held_on=body.held_on,
+        due_on=plan.next_review_date,
+        summary=body.summary,
+        recorded_by_sub=principal.sub,
+        recorded_by_name=principal.name,
+        recorded_by_side=side_of(principal).value,
+    )
+    session.add(evaluation)
+    await session.flush()  # the findings point at it
+    touch(plan_id=plan.id, resource=("evaluation", evaluation.id))
+    findings = [
+        GoalEvaluation(
+            evaluation_id=evaluation.id,
+            goal_id=f.goal_id,
+            achievement=f.achievement.value,
+            next_step=f.next_step,
+        )
+        for f in body.goals
+    ]
+    session.add_all(findings)
+    for finding in body.goals:
+        goal = goals[finding.goal_id]
+        goal.achievement_status = finding.achievement.value
+        goal.version += 1
+    _advance_schedule(plan, body.held_on)
+    plan.version += 1
+    await session.flush()
+
+    for finding in body.goals:
+        goal = goals[finding.goal_id]
+        await feed.record(
+            session, principal, type="goal.updated", plan_id=plan.id,
+            resource=("goal", goal.id), version=goal.version,
+            sensitivity=goal_sensitivity(goal.domain),
+            data={"domain": goal.domain, "status": goal.status, "changed": ["achievement_status"]},
+        )  # fmt: skip
+    next_review = plan.next_review_date.isoformat() if plan.next_review_date else None
+    await feed.record(
+        session, principal, type="plan.reviewed", plan_id=plan.id, resource=("plan", plan.id),
+        version=plan.version,
+        data={"evaluation_id": str(evaluation.id), "held_on": body.held_on.isoformat(),
+              "next_review_date": next_review, "status": plan.status},
+    )  # fmt: skip
+    return _evaluation_read(evaluation, findings, view)
+
+
+def _evaluation_read(
+    evaluation: Evaluation, findings: Sequence[GoalEvaluation], view: View
+) -> EvaluationRead:
+    summary = evaluation.summary if sees_review_summary(view, evaluation.recorded_by_side) else None
+    return EvaluationRead(
+        id=evaluation.id,
+        plan_id=evaluation.plan_id,
+        held_on=evaluation.held_on,
+        due_on=evaluation.due_on,
+        summary=summary,
+        recorded_by=evaluation.recorded_by_name,
+        recorded_by_side=evaluation.recorded_by_side,
+        created_at=evaluation.created_at,
+        goals=[GoalFindingRead.model_validate(f) for f in findings],
+    )
+
+
+async def list_evaluations(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID
+) -> list[EvaluationRead]:
+    """The plan's evaluations, newest first, each with the findings on goals the caller may see
+    (goals entered in error have left the views, and their findings with them)."""
+    plan, view = await plan_for_reading(session, principal, plan_id)
+    evaluations = (
+        await session.scalars(
+            select(Evaluation)
+            .where(Evaluation.plan_id == plan.id)
+            .order_by(Evaluation.held_on.desc(), Evaluation.created_at.desc(), Evaluation.id)
+        )
+    ).all()
+    rows = await session.execute(
+        select(GoalEvaluation, Goal.domain)
+        .join(Goal, Goal.id == GoalEvaluation.goal_id)
+        .join(Evaluation, Evaluation.id == GoalEvaluation.evaluation_id)
+        .where(Evaluation.plan_id == plan.id, Goal.entered_in_error_at.is_(None))
+        .order_by(GoalEvaluation.created_at, GoalEvaluation.id)
+    )
+    findings: dict[uuid.UUID, list[GoalEvaluation]] = defaultdict(list)
+    for finding, domain in rows:
+        if view.sees_goal(domain):
+            findings[finding.evaluation_id].append(finding)
+    return [_evaluation_read(e, findings[e.id], view) for e in evaluations]
+
+
+async def achievement_history(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, goal_id: uuid.UUID
+) -> list[AchievementRead]:
+    """What each evaluation found for one goal, oldest first."""
+    _, view = await plan_for_reading(session, principal, plan_id)
+    goal = await visible_goal(session, view, plan_id, goal_id)
+    if goal.entered_in_error_at is not None:
+        raise NotFound("No such goal.")
+    rows = await session.execute(
+        select(GoalEvaluation, Evaluation.held_on, Evaluation.recorded_by_name)
+        .join(Evaluation, Evaluation.id == GoalEvaluation.evaluation_id)
+        .where(GoalEvaluation.goal_id == goal.id)
+        .order_by(Evaluation.held_on, GoalEvaluation.created_at, GoalEvaluation.id)
+    )
+    return [
+        AchievementRead(
+            evaluation_id=finding.evaluation_id,
+            held_on=held_on,
+            achievement=finding.achievement,
+            next_step=finding.next_step,
+            recorded_by=name,
+        )
+        for finding, held_on, name in rows
+    ]
+
+
+async def overdue_reviews(
+    session: AsyncSession, principal: Principal, *, mine: bool
+) -> Sequence[Row[Plan, str]]:
+    """Open plans in the caller's scope whose next review date has passed, most overdue first;
+    ``mine`` keeps those the caller coordinates."""
+    stmt = (
+        select(Plan, Patient.name.label("patient_name"))
+        .join(Patient, Patient.id == Plan.patient_id)
+        .where(
+            plan_scope(principal),
+            Plan.next_review_date < func.current_date(),
+            Plan.status.in_(_OPEN),
+        )
+        .order_by(Plan.next_review_date, Plan.id)
+    )
+    if mine:
+        stmt = stmt.where(Plan.coordinator_sub == principal.sub)
+    return (await session.execute(stmt)).all()
+
+
+async def plan_status(session: AsyncSession, principal: Principal, nid: str) -> PlanStatusRead:
+    """Whether the patient has an open plan in the caller's scope, and when it last changed in
+    a way the caller may see; nothing else about it."""
+    found = (
+        select(Plan.id, Plan.updated_at)
+        .join(Patient, Patient.id == Plan.patient_id)
+        .where(plan_scope(principal), Patient.nid == nid, Plan.status.in_(_OPEN))
+        .order_by(Plan.created_at.desc())
+        .limit(1)
+        .subquery("found")
+    )
+    # Over ``found``, not ``plan``: the feed's visibility rule holds its own plan subquery.
+    last_event = (
+        select(func.max(ChangeEvent.occurred_at))
+        .where(ChangeEvent.plan_id == found.c.id, change_visible(principal))
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(select(found.c.id, func.coalesce(last_event, found.c.updated_at)))
+    ).one_or_none()
+    if row is None:
+        return PlanStatusRead(active_plan=False, plan_id=None, last_changed=None)
+    touch(plan_id=row[0])
+    return PlanStatusRead(active_plan=True, plan_id=row[0], last_changed=row[1])

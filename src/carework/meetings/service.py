@@ -1,0 +1,186 @@
+"""Joint meetings (samarbeidsmøter): the side that calls one keeps its agenda and draft minutes;
+releasing the minutes shows them to the others and turns the agreed actions into activities."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carework.access.policy import (
+    View,
+    ensure_may_change_meeting,
+    minutes_sensitivity,
+    sees_minutes,
+    side_of,
+)
+from carework.activities.schemas import ActivityCreate
+from carework.activities.service import add_activity
+from carework.audit.record import touch
+from carework.auth.principal import Principal
+from carework.concurrency import Versions, ensure_version
+from carework.edits import sent_changes
+from carework.errors import Conflict, NotFound, RuleViolation
+from carework.feed import outbox as feed
+from carework.meetings.models import Meeting
+from carework.meetings.schemas import (
+    MeetingAction,
+    MeetingCreate,
+    MeetingRead,
+    MeetingRelease,
+    MeetingReleased,
+    MeetingUpdate,
+)
+from carework.plans import repository as plans
+from carework.plans.service import plan_for_reading, plan_for_writing, view_of
+from carework.vocab import MinutesStatus, Side
+
+
+def shown(meeting: Meeting, view: View) -> MeetingRead:
+    """The meeting as this caller may see it: minutes only where ``sees_minutes`` allows."""
+    read = MeetingRead.model_validate(meeting)
+    if not sees_minutes(view, meeting.created_by_side, meeting.minutes_status):
+        read = read.model_copy(update={"minutes": None})
+    return read
+
+
+async def _meeting(session: AsyncSession, plan_id: uuid.UUID, meeting_id: uuid.UUID) -> Meeting:
+    stmt = (
+        select(Meeting)
+        .where(Meeting.id == meeting_id, Meeting.plan_id == plan_id)
+        .with_for_update()
+    )
+    meeting = await session.scalar(stmt)
+    if meeting is None:
+        raise NotFound("No such meeting.")
+    touch(resource=("meeting", meeting.id))
+    return meeting
+
+
+def _ensure_draft(meeting: Meeting) -> None:
+    if MinutesStatus(meeting.minutes_status) is MinutesStatus.released:
+        raise Conflict("The minutes are released; the meeting can no longer be changed.")
+
+
+async def create_meeting(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, body: MeetingCreate
+) -> MeetingRead:
+    plan, view = await plan_for_writing(session, principal, plan_id)
+    meeting = Meeting(
+        id=uuid.uuid4(),
+        plan_id=plan.id,
+        scheduled_at=body.scheduled_at,
+        location=body.location,
+        agenda=body.agenda,
+        participants=[p.model_dump(mode="json") for p in body.participants],
+        created_by_sub=principal.sub,
+        created_by_side=side_of(principal).value,
+    )
+    session.add(meeting)
+    touch(resource=("meeting", meeting.id))
+    await session.flush()
+    await feed.record(
+        session, principal, type="meeting.created", plan_id=plan.id,
+        resource=("meeting", meeting.id), version=meeting.version,
+        data={"scheduled_at": meeting.scheduled_at.isoformat()},
+    )  # fmt: skip
+    return shown(meeting, view)
+
+
+async def list_meetings(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID
+) -> list[MeetingRead]:
+    plan, view = await plan_for_reading(session, principal, plan_id)
+    return await _list(session, plan.id, view)
+
+
+async def list_own_meetings(session: AsyncSession, principal: Principal) -> list[MeetingRead]:
+    """The patient's own plan's meetings."""
+    plan = await plans.own_plan(session, principal)
+    return await _list(session, plan.id, await view_of(session, principal, plan))
+
+
+async def _list(session: AsyncSession, plan_id: uuid.UUID, view: View) -> list[MeetingRead]:
+    stmt = (
+        select(Meeting).where(Meeting.plan_id == plan_id).order_by(Meeting.scheduled_at, Meeting.id)
+    )
+    return [shown(m, view) for m in (await session.scalars(stmt)).all()]
+
+
+async def update_meeting(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    meeting_id: uuid.UUID,
+    expected_version: Versions,
+    body: MeetingUpdate,
+) -> MeetingRead:
+    _, view = await plan_for_writing(session, principal, plan_id)
+    meeting = await _meeting(session, plan_id, meeting_id)
+    ensure_may_change_meeting(principal, meeting.created_by_side)
+    _ensure_draft(meeting)
+    ensure_version(meeting.version, expected_version)
+    changes = sent_changes(body, required=("scheduled_at", "participants"))
+    if "participants" in changes:
+        changes["participants"] = [p.model_dump(mode="json") for p in body.participants or ()]
+    for field, value in changes.items():
+        setattr(meeting, field, value)
+    meeting.version += 1
+    await session.flush()
+    await feed.record(
+        session, principal, type="meeting.updated", plan_id=plan_id,
+        resource=("meeting", meeting.id), version=meeting.version,
+        data={"changed": sorted(changes)},
+    )  # fmt: skip
+    return shown(meeting, view)
+
+
+async def release_minutes(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    meeting_id: uuid.UUID,
+    expected_version: Versions,
+    body: MeetingRelease,
+) -> MeetingReleased:
+    """Release the minutes and create the agreed actions in one transaction. An action may
+    fall to the other side: it was agreed jointly, and ``meeting_id`` records where."""
+    plan, view = await plan_for_writing(session, principal, plan_id)
+    meeting = await _meeting(session, plan_id, meeting_id)
+    ensure_may_change_meeting(principal, meeting.created_by_side)
+    _ensure_draft(meeting)
+    ensure_version(meeting.version, expected_version)
+    if not (meeting.minutes or "").strip():
+        raise RuleViolation("Write the minutes before releasing them.")
+    meeting.minutes_status = MinutesStatus.released.value
+    meeting.released_at = func.now()
+    meeting.released_by_sub = principal.sub
+    meeting.version += 1
+    await session.flush()
+    await session.refresh(meeting, ["released_at"])
+    await feed.record(
+        session, principal, type="meeting.released", plan_id=plan_id,
+        resource=("meeting", meeting.id), version=meeting.version,
+        sensitivity=minutes_sensitivity(meeting.created_by_side),
+        data={"actions": len(body.actions)},
+    )  # fmt: skip
+    activity_ids = []
+    for action in body.actions:
+        activity = await add_activity(
+            session, principal, plan, view, Side(action.responsible_side), _as_activity(action),
+            meeting_id=meeting.id,
+        )  # fmt: skip
+        activity_ids.append(activity.id)
+    return MeetingReleased(**shown(meeting, view).model_dump(), activity_ids=activity_ids)
+
+
+def _as_activity(action: MeetingAction) -> ActivityCreate:
+    return ActivityCreate(
+        goal_id=action.goal_id,
+        kind=action.kind,
+        title=action.title,
+        responsible_person=action.responsible_person,
+        start=action.start,
+        end=action.end,
+    )

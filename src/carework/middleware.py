@@ -54,19 +54,28 @@ _access_log = structlog.stdlib.get_logger("carework.access")
 _DIGIT_RUN = re.compile(r"\d{6,}")
 
 
-def _route_path(scope: Scope) -> str:
-    """The matched route's template (``/api/v1/dps/plans/{plan_id}``), never the values in it."""
+def route_template(scope: Scope) -> str | None:
+    """The matched route's template (``/api/v1/dps/plans/{plan_id}``), never the values in it;
+    None when no route matched (known once the app has handled the request)."""
     path = str(scope["path"])
     route = scope.get("route")
     template = getattr(route, "path_format", None)
     pattern = getattr(route, "path_regex", None)
     if not isinstance(template, str) or not isinstance(pattern, re.Pattern):
-        return _DIGIT_RUN.sub("{digits}", path)[:200]
+        return None
     # A route in an included router (or under a mount) knows only its own part of the path;
     # the part of the request path before it is the router's literal prefix.
     own_part = re.search(pattern.pattern.removeprefix("^"), path)
     prefix = path[: own_part.start()] if own_part else ""
     return _DIGIT_RUN.sub("{digits}", prefix)[:200] + template
+
+
+def _route_path(scope: Scope) -> str:
+    """For the access log: the route template, else the path with long digit runs masked."""
+    template = route_template(scope)
+    return (
+        template if template is not None else _DIGIT_RUN.sub("{digits}", str(scope["path"]))[:200]
+    )
 
 
 class AccessLogMiddleware:

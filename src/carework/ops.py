@@ -8,9 +8,9 @@
     replica that is not ready should get no traffic (before ``carework migrate``, or while the
     database is down). Otherwise 503 problem+json naming what is wrong.
 ``GET /metrics``
-    Prometheus text format, from prometheus-fastapi-instrumentator: request counts, sizes and
-    latencies labelled by method, status and *route template*
-    (``/api/v1/dps/plans/{plan_id}``), never by the raw path, which holds ids. Paths that match
+    Prometheus text format (prometheus_client): request counts and latencies labelled by
+    method, status and *route template* (``/api/v1/dps/plans/{plan_id}``), never by the raw
+    path, which holds ids. Paths that match
     no route are counted under ``none``; ``/metrics`` itself is not counted.
 
 None of these needs a token or touches patient data, so they run outside
@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from typing import Literal
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -36,13 +37,16 @@ from prometheus_client import (
     PLATFORM_COLLECTOR,
     PROCESS_COLLECTOR,
     CollectorRegistry,
+    Counter,
+    Histogram,
     generate_latest,
 )
-from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carework.db import migrate
+from carework.middleware import route_template
 from carework.problem import PROBLEM_MEDIA_TYPE, Problem, problem_response
 
 log = logging.getLogger("carework.ops")
@@ -151,9 +155,47 @@ def install(app: FastAPI) -> None:
     for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
         registry.register(collector)
     app.state.metrics_registry = registry
-    Instrumentator(
-        should_group_status_codes=False,
-        excluded_handlers=["^/metrics$"],
-        registry=registry,
-    ).instrument(app)
+    app.add_middleware(HttpMetricsMiddleware, registry=registry)
     app.include_router(router)
+
+
+class HttpMetricsMiddleware:
+    """``http_requests_total`` (handler, method, status) and ``http_request_duration_seconds``
+    (handler, method), labelled by route template — ``none`` when no route matched — and
+    never by the raw path, which holds ids. ``/metrics`` itself is not counted.
+
+    Read from the route the app matched (``scope["route"]``), so it costs two observations
+    per request and no second route lookup."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = Counter(
+            "http_requests", "HTTP requests by route template, method and status.",
+            ["handler", "method", "status"], registry=registry,
+        )  # fmt: skip
+        self.duration = Histogram(
+            "http_request_duration_seconds", "HTTP request latency by route template.",
+            ["handler", "method"], registry=registry,
+        )  # fmt: skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_status)
+        finally:
+            handler = route_template(scope) or "none"
+            if handler != "/metrics":
+                method = str(scope["method"])
+                self.requests.labels(handler, method, str(status)).inc()
+                self.duration.labels(handler, method).observe(time.perf_counter() - started)

@@ -98,7 +98,7 @@ async def _agreeable(
 ) -> tuple[Item, frozenset[str]]:
     """The item, locked, if the caller may agree to it in an open plan; and the consent."""
     model: type[Item] = Goal if item_type == "goal" else Activity
-    plan, consent, item = await plans.get_plan_consent_and_item(
+    plan, consent, item, _ = await plans.get_plan_consent_and_item(
         session, principal, plan_id, model, item_id, item_type
     )
     view = view_for(principal, consent)

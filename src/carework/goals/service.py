@@ -164,7 +164,7 @@ async def update_goal(
 ) -> PlanJson:
     """Change a goal; the answer is the goal as the caller sees it, built by the same UPDATE
     that stores the change (``GoalRead`` with the notes the caller may see)."""
-    plan, consent, goal = await plans.get_plan_consent_and_item(
+    plan, consent, goal, agreed = await plans.get_plan_consent_and_item(
         session, principal, plan_id, Goal, goal_id, "goal"
     )
     ensure_open(plan)
@@ -178,7 +178,8 @@ async def update_goal(
     if "status" in changes:
         ensure_goal_move(GoalStatus(goal.status), GoalStatus(changes["status"]))
         changes["status"] = GoalStatus(changes["status"]).value
-    await agreements.clear_on_substance(session, principal, goal, changes)
+    if agreed:  # no agreements, nothing to clear: no round trip
+        await agreements.clear_on_substance(session, principal, goal, changes)
     stmt = _update_statement(principal.role, frozenset(changes))
     params = {f"new_{field}": value for field, value in changes.items()}
     params |= {"goal_id": goal.id, "consent_scopes": sorted(s.value for s in consent)}

@@ -12,6 +12,7 @@ from sqlalchemy import Row, Select, Uuid, bindparam, func, or_, select, true, tu
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import anyone_with, change_visible, plan_scope, scope_params
+from carework.agreements.models import Agreement
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.consent.repository import active_scopes_lateral
@@ -68,10 +69,11 @@ async def get_plan_and_consent(
 
 
 @functools.cache
-def _plan_consent_and_item(role: Role, model: type[Any]) -> Select[Plan, list[str], Any]:
+def _plan_consent_and_item(role: Role, model: type[Any]) -> Select[Plan, list[str], Any, bool]:
     consent = active_scopes_lateral()
+    agreed = select(Agreement.id).where(Agreement.item_id == model.id).exists()
     return (
-        select(Plan, consent.c.scopes, model)
+        select(Plan, consent.c.scopes, model, agreed)
         .select_from(Plan)
         .join(consent, true())
         .join(model, model.plan_id == Plan.id)
@@ -91,10 +93,10 @@ async def get_plan_consent_and_item(
     model: type[T],
     item_id: uuid.UUID,
     what: str,
-) -> tuple[Plan, frozenset[ConsentScope], T]:
-    """For a change to one item: the plan in scope, its active consent scopes and the item,
-    locked, in one round trip. Whether the caller may see the item is the service's to ask
-    (``View``); a missing plan and a missing item are both 404."""
+) -> tuple[Plan, frozenset[ConsentScope], T, bool]:
+    """For a change to one item: the plan in scope, its active consent scopes, the item,
+    locked, and whether anyone has agreed to it — in one round trip. Whether the caller may see
+    the item is the service's to ask (``View``); a missing plan and a missing item are 404."""
     params = scope_params(principal) | {"plan_id": plan_id, "item_id": item_id}
     stmt = _plan_consent_and_item(principal.role, model)
     row = (await session.execute(stmt, params)).one_or_none()
@@ -103,7 +105,7 @@ async def get_plan_consent_and_item(
         await get_plan(session, principal, plan_id)
         raise NotFound(f"No such {what}.")
     touch(plan_id=plan_id)
-    return row[0], frozenset(ConsentScope(s) for s in row[1]), row[2]
+    return row[0], frozenset(ConsentScope(s) for s in row[1]), row[2], bool(row[3])
 
 
 async def get_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient:

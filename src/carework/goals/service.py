@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String, Text, Update, Uuid, bindparam, cast, func, select, update
+from sqlalchemy import Select, String, Text, Uuid, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -183,15 +183,15 @@ async def update_goal(
     stmt = _update_statement(principal.role, frozenset(changes))
     params = {f"new_{field}": value for field, value in changes.items()}
     params |= {"goal_id": goal.id, "consent_scopes": sorted(s.value for s in consent)}
-    domain, status = goal.domain, changes.get("status", goal.status)
+    params |= feed.event_params(
+        principal, type="goal.updated", plan_id=plan_id, resource=("goal", goal_id),
+        sensitivity=goal_sensitivity(goal.domain),
+        data={"domain": goal.domain, "status": changes.get("status", goal.status),
+              "changed": sorted(changes)},
+    )  # fmt: skip
     conn = await session.connection()
     version, answer = (await conn.execute(stmt, params)).one()
     session.expire(goal)  # the row changed under the ORM object: it must not be reused
-    await feed.record(
-        session, principal, type="goal.updated", plan_id=plan_id, resource=("goal", goal_id),
-        version=version, sensitivity=goal_sensitivity(domain),
-        data={"domain": domain, "status": status, "changed": sorted(changes)},
-    )  # fmt: skip
     return PlanJson(id=goal_id, version=version, body=answer)
 
 
@@ -224,15 +224,19 @@ async def mark_entered_in_error(
 
 
 @functools.cache
-def _update_statement(role: Role, fields: frozenset[str]) -> Update:
-    """``UPDATE goal ... RETURNING`` the goal as the caller sees it, once per role and set of
-    fields; the consent is the one read with the plan (``consent_scopes``)."""
+def _update_statement(role: Role, fields: frozenset[str]) -> Select[int, str]:
+    """``UPDATE goal ... RETURNING`` the goal as the caller sees it, with its change event in
+    the same statement; once per role and set of fields. The consent is the one read with the
+    plan (``consent_scopes``), the event's parameters are ``feed.event_params``."""
     view = sql_view_for(anyone_with(role), bindparam("consent_scopes", type_=ARRAY(String)))
     table = Goal.__table__
     values: dict[str, Any] = {f: bindparam(f"new_{f}", type_=table.c[f].type) for f in fields}
-    return (
+    changed = (
         update(Goal)
         .where(Goal.id == bindparam("goal_id", type_=Uuid))
         .values(**values, version=Goal.version + 1)
-        .returning(Goal.version, cast(goal_object(view), Text))
+        .returning(Goal.version.label("version"), cast(goal_object(view), Text).label("body"))
+        .cte("changed")
     )
+    logged = feed.logged_with(changed, changed.c.version).cte("logged")
+    return select(changed.c.version, changed.c.body).add_cte(logged)

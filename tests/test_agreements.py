@@ -362,3 +362,28 @@ async def test_plan_list_counts_what_others_changed_since_the_caller_looked(
     assert (await summary(client, world.advisor, plan_id))["changed_since_seen"] == 0
     # The clinician never looked: everything NAV did counts for them.
     assert (await summary(client, world.clinician, plan_id))["changed_since_seen"] == 2
+
+
+async def test_every_answer_about_an_item_shows_its_agreements(client, world: World) -> None:
+    """The item GETs, a PATCH answer and a proposal's answer show the same ``agreed_by`` and
+    ``waiting_for`` as the plan view, not the empty lists of a bare row."""
+    plan_id = (await create_plan(client, world))["id"]
+    goal = await add_goal(client, world.advisor, plan_id, "work")
+    assert goal["waiting_for"] == ALL_PARTIES  # the create answer already says whose move
+    activity = await add_activity(client, world.advisor, plan_id, "course", goal_id=goal["id"])
+    for item in (f"goals/{goal['id']}", f"activities/{activity['id']}"):
+        await agreed(client, world.advisor, plan_id, item, 1)
+        response = await client.get(
+            f"{plan_url(world.advisor, plan_id)}/{item}", headers=world.advisor.headers
+        )
+        assert response.status_code == 200, response.text
+        assert parties(response.json()) == {"nav"}
+        assert response.json()["waiting_for"] == ["patient", "dps"]
+    moved = await patch(
+        client, world.advisor, f"{plan_url(world.advisor, plan_id)}/activities/{activity['id']}",
+        1, {"status": "in_progress"},
+    )  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    assert parties(moved.json()) == {"nav"}  # a status move keeps the agreement
+    proposal = await propose_goal(client, world.patient, "treatment")
+    assert proposal["waiting_for"] == ["dps"]

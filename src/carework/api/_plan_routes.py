@@ -149,12 +149,12 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         body: GoalCreate,
         principal: caller,
         session: Session,
-        response: Response,
-    ) -> GoalRead:
+    ) -> Any:
         view = await goals.create_goal(session, principal, plan_id, body)
-        response.headers["Location"] = f"{base}/{plan_id}/goals/{view.goal.id}"
-        with_etag(response, view.goal.version)
-        return goal_read(view)
+        found = await plan_view.read_item(session, principal, "goal", view.goal.id)
+        return plan_json(
+            found, status.HTTP_201_CREATED, Location=f"{base}/{plan_id}/goals/{found.id}"
+        )
 
     @router.get(
         "/plans/{plan_id}/goals/{goal_id}",
@@ -168,11 +168,9 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         goal_id: uuid.UUID,
         principal: caller,
         session: Session,
-        response: Response,
-    ) -> GoalRead:
+    ) -> Any:
         view = await goals.read_goal(session, principal, plan_id, goal_id)
-        with_etag(response, view.goal.version)
-        return goal_read(view)
+        return plan_json(await plan_view.read_item(session, principal, "goal", view.goal.id))
 
     @router.patch(
         "/plans/{plan_id}/goals/{goal_id}",
@@ -270,12 +268,11 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         body: ActivityCreate,
         principal: caller,
         session: Session,
-        response: Response,
-    ) -> ActivityRead:
+    ) -> Any:
         activity = await activities.create_activity(session, principal, plan_id, body)
-        response.headers["Location"] = f"{base}/{plan_id}/activities/{activity.id}"
-        with_etag(response, activity.version)
-        return activity_read(activity)
+        found = await plan_view.read_item(session, principal, "activity", activity.id)
+        location = f"{base}/{plan_id}/activities/{found.id}"
+        return plan_json(found, status.HTTP_201_CREATED, Location=location)
 
     @router.get(
         "/plans/{plan_id}/activities/{activity_id}",
@@ -289,11 +286,9 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         activity_id: uuid.UUID,
         principal: caller,
         session: Session,
-        response: Response,
-    ) -> ActivityRead:
+    ) -> Any:
         activity = await activities.read_activity(session, principal, plan_id, activity_id)
-        with_etag(response, activity.version)
-        return activity_read(activity)
+        return plan_json(await plan_view.read_item(session, principal, "activity", activity.id))
 
     @router.patch(
         "/plans/{plan_id}/activities/{activity_id}",
@@ -309,13 +304,11 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         principal: caller,  # before If-Match: 401/403 come first, 428/412 only after
         expected: ExpectedVersion,
         session: Session,
-        response: Response,
-    ) -> ActivityRead:
+    ) -> Any:
         activity = await activities.update_activity(
             session, principal, plan_id, activity_id, expected, body
         )
-        with_etag(response, activity.version)
-        return activity_read(activity)
+        return plan_json(await plan_view.read_item(session, principal, "activity", activity.id))
 
     @router.post(
         "/plans/{plan_id}/activities/{activity_id}/entered-in-error",

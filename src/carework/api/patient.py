@@ -15,9 +15,7 @@ from carework.api._common import (
     WRITE_ERRORS,
     Session,
     consent_read,
-    goal_read,
     plan_json,
-    with_etag,
 )
 from carework.api.route import UnitOfWorkRoute
 from carework.audit import service as audit
@@ -63,11 +61,11 @@ async def read_plan(principal: PatientPrincipal, session: Session) -> Any:
     summary="Propose a goal; it waits as proposed until the owning side accepts it",
 )
 async def propose_goal(
-    body: PatientGoalProposal, principal: PatientPrincipal, session: Session, response: Response
-) -> GoalRead:
+    body: PatientGoalProposal, principal: PatientPrincipal, session: Session
+) -> Any:
     view = await goals.propose_goal(session, principal, body)
-    with_etag(response, view.goal.version)
-    return goal_read(view)
+    found = await plan_view.read_item(session, principal, "goal", view.goal.id)
+    return plan_json(found, status.HTTP_201_CREATED)
 
 
 @router.post(

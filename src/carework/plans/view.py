@@ -14,7 +14,7 @@ import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import (
@@ -289,6 +289,36 @@ def _own(role: Role, schema: type[BaseModel]) -> Select[uuid.UUID, int, str]:
     """The patient's open plan, or else their most recent one."""
     is_open = Plan.status.in_([s.value for s in OPEN_PLAN_STATUSES])
     return statement(role, schema).order_by(is_open.desc(), Plan.created_at.desc()).limit(1)
+
+
+@functools.cache
+def _item(role: Role, item_type: str) -> Select[int, str]:
+    """One goal or activity as a caller of ``role`` sees it, its plan's consent read in the same
+    statement (the agreements, receipts and whose move that the ORM objects do not carry)."""
+    consent = active_scopes_lateral()
+    view = sql_view_for(anyone_with(role), consent.c.scopes)
+    model: type[Any] = Goal if item_type == "goal" else Activity
+    body = goal_object(view) if item_type == "goal" else activity_object()
+    return (
+        select(model.version, cast(body, Text))
+        .select_from(model)
+        .join(Plan, Plan.id == model.plan_id)
+        .join(consent, true())
+        .where(model.id == bindparam("item_id", type_=Uuid))
+    )
+
+
+async def read_item(
+    session: AsyncSession,
+    principal: Principal,
+    item_type: Literal["goal", "activity"],
+    item_id: uuid.UUID,
+) -> PlanJson:
+    """The answer for an item the service has just read or written for this caller — it has
+    checked scope and visibility already; this only renders what the caller may see."""
+    conn = await session.connection()
+    row = (await conn.execute(_item(principal.role, item_type), {"item_id": item_id})).one()
+    return PlanJson(id=item_id, version=row[0], body=row[1])
 
 
 async def _one(

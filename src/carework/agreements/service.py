@@ -9,23 +9,20 @@ view (``plans.view``), so ``agreed_by`` and ``waiting_for`` are those just store
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from sqlalchemy import Select, String, Text, Uuid, bindparam, cast, delete, select
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import (
     activity_sensitivity,
-    anyone_with,
     ensure_may_agree_to_activity,
     ensure_may_agree_to_goal,
     goal_sensitivity,
     side_of,
-    sql_view_for,
     view_for,
 )
 from carework.activities.models import Activity
@@ -37,8 +34,7 @@ from carework.feed import outbox as feed
 from carework.goals.models import Goal
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open
-from carework.plans.view import PlanJson, activity_object, goal_object
-from carework.vocab import Role
+from carework.plans.view import PlanJson, read_item
 
 ItemType = Literal["goal", "activity"]
 Item = Goal | Activity
@@ -73,30 +69,14 @@ async def _goal_domain(session: AsyncSession, activity: Activity) -> str | None:
     return await session.scalar(select(Goal.domain).where(Goal.id == activity.goal_id))
 
 
-@functools.cache
-def _answer(role: Role, item_type: ItemType) -> Select[int, str]:
-    """The item as a caller of ``role`` sees it (``GoalRead`` / ``ActivityRead``), once per role;
-    run with ``item_id`` and the ``consent_scopes`` read with the plan."""
-    if item_type == "goal":
-        view = sql_view_for(anyone_with(role), bindparam("consent_scopes", type_=ARRAY(String)))
-        body = goal_object(view)
-        model: type[Item] = Goal
-    else:
-        body = activity_object()
-        model = Activity
-    return select(model.version, cast(body, Text)).where(
-        model.id == bindparam("item_id", type_=Uuid)
-    )
-
-
 async def _agreeable(
     session: AsyncSession,
     principal: Principal,
     plan_id: uuid.UUID,
     item_type: ItemType,
     item_id: uuid.UUID,
-) -> tuple[Item, frozenset[str]]:
-    """The item, locked, if the caller may agree to it in an open plan; and the consent."""
+) -> Item:
+    """The item, locked, if the caller may agree to it in an open plan."""
     model: type[Item] = Goal if item_type == "goal" else Activity
     plan, consent, item, _ = await plans.get_plan_consent_and_item(
         session, principal, plan_id, model, item_id, item_type
@@ -110,16 +90,7 @@ async def _agreeable(
         ensure_may_agree_to_activity(view, item.responsible_side, domain, in_error)
     touch(resource=(item_type, item.id))
     ensure_open(plan)
-    return item, frozenset(s.value for s in consent)
-
-
-async def _read(
-    session: AsyncSession, principal: Principal, item: Item, consent: frozenset[str]
-) -> PlanJson:
-    params = {"item_id": item.id, "consent_scopes": sorted(consent)}
-    conn = await session.connection()
-    version, body = (await conn.execute(_answer(principal.role, _type_of(item)), params)).one()
-    return PlanJson(id=item.id, version=version, body=body)
+    return item
 
 
 async def agree(
@@ -131,7 +102,7 @@ async def agree(
     expected_version: Versions,
 ) -> PlanJson:
     """The caller's side agrees to the item at the version named in If-Match."""
-    item, consent = await _agreeable(session, principal, plan_id, item_type, item_id)
+    item = await _agreeable(session, principal, plan_id, item_type, item_id)
     ensure_version(item.version, expected_version)
     party = side_of(principal).value
     stmt = (
@@ -156,7 +127,7 @@ async def agree(
             resource=(item_type, item.id), version=item.version,
             sensitivity=await _sensitivity(session, item), data={"party": party},
         )  # fmt: skip
-    return await _read(session, principal, item, consent)
+    return await read_item(session, principal, item_type, item.id)
 
 
 async def withdraw(
@@ -167,7 +138,7 @@ async def withdraw(
     item_id: uuid.UUID,
 ) -> PlanJson:
     """The caller's side no longer agrees. Nothing to withdraw is not an error."""
-    item, consent = await _agreeable(session, principal, plan_id, item_type, item_id)
+    item = await _agreeable(session, principal, plan_id, item_type, item_id)
     party = side_of(principal).value
     stmt = (
         delete(Agreement)
@@ -181,7 +152,7 @@ async def withdraw(
             resource=(item_type, item.id), version=item.version,
             sensitivity=await _sensitivity(session, item), data={"party": party},
         )  # fmt: skip
-    return await _read(session, principal, item, consent)
+    return await read_item(session, principal, item_type, item.id)
 
 
 async def agree_in_own_plan(

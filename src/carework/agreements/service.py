@@ -78,10 +78,11 @@ async def _agreeable(
 ) -> Item:
     """The item, locked, if the caller may agree to it in an open plan."""
     model: type[Item] = Goal if item_type == "goal" else Activity
-    plan, consent, item, _ = await plans.get_plan_consent_and_item(
+    locked = await plans.get_plan_consent_and_item(
         session, principal, plan_id, model, item_id, item_type
     )
-    view = view_for(principal, consent)
+    item = locked.item
+    view = view_for(principal, locked.consent)
     in_error = item.entered_in_error_at is not None
     if isinstance(item, Goal):
         ensure_may_agree_to_goal(view, item.domain, item.status, in_error)
@@ -89,7 +90,7 @@ async def _agreeable(
         domain = await _goal_domain(session, item)
         ensure_may_agree_to_activity(view, item.responsible_side, domain, in_error)
     touch(resource=(item_type, item.id))
-    ensure_open(plan)
+    ensure_open(locked.plan)
     return item
 
 

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.audit.models import AuditChainHead, AuditEvent
 from carework.audit.record import AuditRecord
+from carework.db import direct
 
 SHARED_CHAINS = 16
 
@@ -163,10 +164,10 @@ async def append(session: AsyncSession, record: AuditRecord) -> None:
         "e_request_id": record.request_id,
         "e_client_ip": record.client_ip,
     }
-    conn = await session.connection()
-    if (await conn.execute(_APPEND, params)).first() is None:  # a chain's very first event
-        await conn.execute(_START, {"the_chain": chain, "genesis": genesis(chain)})
-        (await conn.execute(_APPEND, params)).one()
+    if await direct.fetchrow(session, _APPEND, params) is None:  # a chain's very first event
+        await direct.fetch(session, _START, {"the_chain": chain, "genesis": genesis(chain)})
+        if await direct.fetchrow(session, _APPEND, params) is None:
+            raise RuntimeError(f"audit chain {chain} has no head")
 
 
 @dataclass

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, FromClause, Insert, Table, bindparam, inse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.auth.principal import Principal
+from carework.db import direct
 from carework.feed.models import ChangeEvent
 
 _table: Table = ChangeEvent.__table__  # type: ignore[assignment]
@@ -58,8 +59,7 @@ async def record(
         principal, type=type, plan_id=plan_id, resource=resource, version=version,
         sensitivity=sensitivity, internal_to=internal_to, data=data,
     )  # fmt: skip
-    conn = await session.connection()
-    await conn.execute(_INSERT, params)
+    await direct.fetch(session, _INSERT, params)
 
 
 def logged_with(change: FromClause, version: ColumnElement[int]) -> Insert:

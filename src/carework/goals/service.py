@@ -27,6 +27,7 @@ from carework.agreements import service as agreements
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
+from carework.db import direct
 from carework.edits import ensure_move, sent_changes
 from carework.errors import Conflict, NotFound
 from carework.feed import outbox as feed
@@ -164,10 +165,11 @@ async def update_goal(
 ) -> PlanJson:
     """Change a goal; the answer is the goal as the caller sees it, built by the same UPDATE
     that stores the change (``GoalRead`` with the notes the caller may see)."""
-    plan, consent, goal, agreed = await plans.get_plan_consent_and_item(
+    locked = await plans.get_plan_consent_and_item(
         session, principal, plan_id, Goal, goal_id, "goal"
     )
-    ensure_open(plan)
+    consent, goal = locked.consent, locked.item
+    ensure_open(locked.plan)
     view = view_for(principal, consent)
     if goal.entered_in_error_at is not None or not view.sees_goal(goal.domain):
         raise NotFound("No such goal.")
@@ -178,7 +180,7 @@ async def update_goal(
     if "status" in changes:
         ensure_goal_move(GoalStatus(goal.status), GoalStatus(changes["status"]))
         changes["status"] = GoalStatus(changes["status"]).value
-    if agreed:  # no agreements, nothing to clear: no round trip
+    if locked.agreed:  # no agreements, nothing to clear: no round trip
         await agreements.clear_on_substance(session, principal, goal, changes)
     stmt = _update_statement(principal.role, frozenset(changes))
     params = {f"new_{field}": value for field, value in changes.items()}
@@ -189,9 +191,9 @@ async def update_goal(
         data={"domain": goal.domain, "status": changes.get("status", goal.status),
               "changed": sorted(changes)},
     )  # fmt: skip
-    conn = await session.connection()
-    version, answer = (await conn.execute(stmt, params)).one()
-    session.expire(goal)  # the row changed under the ORM object: it must not be reused
+    row = await direct.fetchrow(session, stmt, params)
+    assert row is not None, "the goal is locked: the UPDATE finds it"
+    version, answer = row
     return PlanJson(id=goal_id, version=version, body=answer)
 
 

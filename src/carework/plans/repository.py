@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Row, Select, Uuid, bindparam, func, or_, select, true, tuple_
+from sqlalchemy import Row, Select, Uuid, bindparam, func, inspect, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import anyone_with, change_visible, plan_scope, scope_params
@@ -16,6 +17,7 @@ from carework.agreements.models import Agreement
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.consent.repository import active_scopes_lateral
+from carework.db import direct
 from carework.db.base import Base
 from carework.errors import NotFound
 from carework.feed.models import ChangeEvent
@@ -68,12 +70,35 @@ async def get_plan_and_consent(
     return row[0], frozenset(ConsentScope(s) for s in row[1])
 
 
+@dataclass(frozen=True, slots=True)
+class PlanState:
+    """As much of a plan as a change to one of its items needs."""
+
+    id: uuid.UUID
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class LockedItem(Generic[T]):
+    plan: PlanState
+    consent: frozenset[ConsentScope]
+    #: A detached copy of the row for the rules to read; changes go through SQL, not through it.
+    item: T
+    agreed: bool
+
+
 @functools.cache
-def _plan_consent_and_item(role: Role, model: type[Any]) -> Select[Plan, list[str], Any, bool]:
+def _plan_consent_and_item(role: Role, model: type[Any]) -> Select[Any]:
     consent = active_scopes_lateral()
     agreed = select(Agreement.id).where(Agreement.item_id == model.id).exists()
+    item_columns = [attr.expression.label(attr.key) for attr in inspect(model).column_attrs]
     return (
-        select(Plan, consent.c.scopes, model, agreed)
+        select(
+            Plan.status.label("plan_status"),
+            consent.c.scopes.label("consent_scopes"),
+            agreed.label("agreed"),
+            *item_columns,
+        )
         .select_from(Plan)
         .join(consent, true())
         .join(model, model.plan_id == Plan.id)
@@ -82,8 +107,11 @@ def _plan_consent_and_item(role: Role, model: type[Any]) -> Select[Plan, list[st
             Plan.id == bindparam("plan_id", type_=Uuid),
             model.id == bindparam("item_id", type_=Uuid),
         )
-        .with_for_update(of=model)
+        .with_for_update(of=model.__table__)
     )
+
+
+_LOCKED_EXTRAS = frozenset({"plan_status", "consent_scopes", "agreed"})
 
 
 async def get_plan_consent_and_item(
@@ -93,19 +121,25 @@ async def get_plan_consent_and_item(
     model: type[T],
     item_id: uuid.UUID,
     what: str,
-) -> tuple[Plan, frozenset[ConsentScope], T, bool]:
+) -> LockedItem[T]:
     """For a change to one item: the plan in scope, its active consent scopes, the item,
-    locked, and whether anyone has agreed to it — in one round trip. Whether the caller may see
-    the item is the service's to ask (``View``); a missing plan and a missing item are 404."""
+    locked, and whether anyone has agreed to it — in one round trip, without ORM hydration
+    (``db.direct``). Whether the caller may see the item is the service's to ask (``View``);
+    a missing plan and a missing item are 404."""
     params = scope_params(principal) | {"plan_id": plan_id, "item_id": item_id}
-    stmt = _plan_consent_and_item(principal.role, model)
-    row = (await session.execute(stmt, params)).one_or_none()
+    row = await direct.fetchrow(session, _plan_consent_and_item(principal.role, model), params)
     if row is None:
         # Which one is missing decides the message (and whether the trail names the plan).
         await get_plan(session, principal, plan_id)
         raise NotFound(f"No such {what}.")
     touch(plan_id=plan_id)
-    return row[0], frozenset(ConsentScope(s) for s in row[1]), row[2], bool(row[3])
+    item = model(**{key: value for key, value in row.items() if key not in _LOCKED_EXTRAS})
+    return LockedItem(
+        plan=PlanState(plan_id, row["plan_status"]),
+        consent=frozenset(ConsentScope(s) for s in row["consent_scopes"]),
+        item=item,
+        agreed=row["agreed"],
+    )
 
 
 async def get_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient:

@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -77,7 +78,12 @@ async def plan_for_writing(
     return plan, view
 
 
-def ensure_open(plan: Plan) -> None:
+class _HasStatus(Protocol):
+    @property
+    def status(self) -> str: ...
+
+
+def ensure_open(plan: _HasStatus) -> None:
     if PlanStatus(plan.status) not in OPEN_PLAN_STATUSES:
         raise Conflict(f"The plan is {plan.status}; it can no longer be changed.")
 

@@ -48,6 +48,7 @@ from carework.agreements.schemas import AgreementRead
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.consent.repository import active_scopes_lateral
+from carework.db import direct
 from carework.errors import NotFound
 from carework.goals.models import Goal
 from carework.goals.schemas import GoalRead
@@ -316,17 +317,16 @@ async def read_item(
 ) -> PlanJson:
     """The answer for an item the service has just read or written for this caller — it has
     checked scope and visibility already; this only renders what the caller may see."""
-    conn = await session.connection()
-    row = (await conn.execute(_item(principal.role, item_type), {"item_id": item_id})).one()
+    row = await direct.fetchrow(session, _item(principal.role, item_type), {"item_id": item_id})
+    assert row is not None, "read_item is for an item the caller has just read or written"
     return PlanJson(id=item_id, version=row[0], body=row[1])
 
 
 async def _one(
     session: AsyncSession, stmt: Select[uuid.UUID, int, str], params: dict[str, Any], missing: str
 ) -> PlanJson:
-    # On the connection, as Core: the statement is built once, and no ORM state is involved.
-    conn = await session.connection()
-    row = (await conn.execute(stmt, params)).one_or_none()
+    # Straight to asyncpg: the statement is built and compiled once, no ORM state is involved.
+    row = await direct.fetchrow(session, stmt, params)
     if row is None:
         raise NotFound(missing)
     touch(plan_id=row[0])

@@ -17,7 +17,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import httpx
@@ -33,11 +33,31 @@ CAREWORK = str(Path(sys.executable).with_name("carework"))
 READY_TIMEOUT = 90.0
 
 TARGETS = {
-    "read_ratio": ">= 0.6 (p99 <= 2x the floor's)",
+    "read_ratio": ">= 0.6",
+    "read_p99_ratio": "<= 2 (the service's read p99 against the floor's)",
     "nav_vs_clinician": "NAV view within 10 % of the clinician view",
     "write_ratio": ">= 0.5",
-    "audit_growth": "flat write latency across audit sizes",
+    "audit_growth": "flat write latency across audit sizes (p50 at the largest table over p50 "
+    "at the smallest: <= 1.25, or no more than the floor's own growth + 10 %)",
 }
+
+
+def targets_met(results: dict[str, Any]) -> dict[str, bool | None]:
+    """Each target of ``TARGETS``, met or not (None: not measured in this run)."""
+
+    def check(key: str, ok: Any) -> bool | None:
+        return None if results.get(key) is None else bool(ok(results[key]))
+
+    growth = results.get("audit_growth")
+    return {
+        "read_ratio": check("read_ratio", lambda r: r >= 0.6),
+        "read_p99_ratio": check("read_p99_ratio", lambda r: r <= 2),
+        "nav_vs_clinician": check("nav_vs_clinician", lambda r: r >= 0.9),
+        "write_ratio": check("write_ratio", lambda r: r >= 0.5),
+        "audit_growth": None
+        if growth is None
+        else growth["service"] <= max(1.25, growth["floor"] * 1.1),
+    }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,6 +92,15 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+class Scenario(NamedTuple):
+    """One load: ``reads`` (or only writes), the URL prefix, one write every ``write_every``."""
+
+    name: str
+    reads: Path | None
+    prefix: str
+    write_every: int
 
 
 class Server:
@@ -244,31 +273,47 @@ class Bench:
         into: str = "scenarios",
     ) -> dict[str, Any]:
         """Service and floor, A B A B: the same load, interleaved so noise hits both."""
-        if self.args.only is not None and not any(name.startswith(o) for o in self.args.only):
-            return {}
-        runs: dict[str, list[dict[str, Any]]] = {"service": [], "floor": []}
+        scenario = Scenario(name, reads, prefix, write_every)
+        entries = await self.interleaved([scenario], duration=duration, into=into)
+        return entries.get(name, {})
+
+    async def interleaved(
+        self, scenarios: list[Scenario], *, duration: float | None = None, into: str = "scenarios"
+    ) -> dict[str, dict[str, Any]]:
+        """Each round runs every scenario on the service, then on the floor, before the next
+        round: scenarios compared with each other (the NAV and the clinician view) see the
+        same moments of the machine, as each service run sees the same as its floor run."""
+        only = self.args.only
+        scenarios = [
+            s for s in scenarios if only is None or any(s.name.startswith(o) for o in only)
+        ]
+        runs = {s.name: {"service": [], "floor": []} for s in scenarios}
         for _ in range(self.args.rounds):
-            for target in ("service", "floor"):
-                writes = await self.write_goals() if write_every else None
-                result = wrk.run(
-                    self.wrk, self.servers[target].base_url,
-                    duration=duration or self.args.duration,
-                    connections=self.args.connections, tokens=self.files / "tokens.txt",
-                    reads=reads, writes=writes, prefix=prefix, write_every=write_every,
-                )  # fmt: skip
-                runs[target].append(result.as_dict())
-        entry: dict[str, Any] = {t: _summary(r) for t, r in runs.items()}
-        floor_rps = entry["floor"]["ok_rps"]
-        entry["ratio"] = round(entry["service"]["ok_rps"] / floor_rps, 3) if floor_rps else None
-        self.results[into][name] = entry
-        s, f = entry["service"], entry["floor"]
-        print(
-            f"  {name:<22} service {s['ok_rps']:8.1f}/s p50 {s['p50_ms']:7.1f} p99 "
-            f"{s['p99_ms']:7.1f} ms | floor {f['ok_rps']:8.1f}/s p50 {f['p50_ms']:7.1f} "
-            f"p99 {f['p99_ms']:7.1f} ms | ratio {entry['ratio']}",
-            flush=True,
-        )
-        return entry
+            for scenario in scenarios:
+                for target in ("service", "floor"):
+                    writes = await self.write_goals() if scenario.write_every else None
+                    result = wrk.run(
+                        self.wrk, self.servers[target].base_url,
+                        duration=duration or self.args.duration,
+                        connections=self.args.connections, tokens=self.files / "tokens.txt",
+                        reads=scenario.reads, writes=writes, prefix=scenario.prefix,
+                        write_every=scenario.write_every,
+                    )  # fmt: skip
+                    runs[scenario.name][target].append(result.as_dict())
+        entries = {}
+        for scenario in scenarios:
+            entry: dict[str, Any] = {t: _summary(r) for t, r in runs[scenario.name].items()}
+            s, f = entry["service"], entry["floor"]
+            entry["ratio"] = round(s["ok_rps"] / f["ok_rps"], 3) if f["ok_rps"] else None
+            entry["p99_ratio"] = round(s["p99_ms"] / f["p99_ms"], 2) if f["p99_ms"] else None
+            self.results[into][scenario.name] = entries[scenario.name] = entry
+            print(
+                f"  {scenario.name:<22} service {s['ok_rps']:8.1f}/s p50 {s['p50_ms']:7.1f} p99 "
+                f"{s['p99_ms']:7.1f} ms | floor {f['ok_rps']:8.1f}/s p50 {f['p50_ms']:7.1f} "
+                f"p99 {f['p99_ms']:7.1f} ms | ratio {entry['ratio']}",
+                flush=True,
+            )
+        return entries
 
     async def audit_count(self) -> int:
         conn = await asyncpg.connect(self.url)
@@ -344,9 +389,10 @@ class Bench:
         print(f"growing the audit table to {args.audit_events:,}", flush=True)
         await self.grow(args.audit_events)
         print("scenarios (service vs floor, A B per round)", flush=True)
-        await self.pair("read_clinician", reads=dps_reads, prefix="/api/v1/dps/plans/",
-                        write_every=0)  # fmt: skip
-        await self.pair("read_nav", reads=nav_reads, prefix="/api/v1/nav/plans/", write_every=0)
+        await self.interleaved([
+            Scenario("read_clinician", dps_reads, "/api/v1/dps/plans/", 0),
+            Scenario("read_nav", nav_reads, "/api/v1/nav/plans/", 0),
+        ])  # fmt: skip
         await self.pair("write_goal", reads=None, prefix="/api/v1/dps/plans/", write_every=1)
         await self.pair("mix_90_10", reads=dps_reads, prefix="/api/v1/dps/plans/",
                         write_every=10)  # fmt: skip
@@ -419,12 +465,21 @@ def report(results: dict[str, Any]) -> str:
     ]
     lines.insert(1, "-" * len(lines[0]))
     lines.append("(latencies in ms; throughput counts 2xx only; service = carework, 2 workers)")
-    for key in ("read_ratio", "write_ratio", "mix_ratio", "nav_vs_clinician"):
+    for key in ("read_ratio", "read_p99_ratio", "write_ratio", "mix_ratio", "nav_vs_clinician"):
         lines.append(f"{key}: {results.get(key)}")
+    if "audit_growth" in results:
+        lines.append(f"audit_growth (write p50, largest/smallest table): {results['audit_growth']}")
+    if "targets_met" in results:
+        met = results["targets_met"]
+        lines.append("targets: " + ", ".join(f"{k} {_verdict(v)}" for k, v in met.items()))
     if "verify" in results:
         v = results["verify"]
         lines.append(f"audit verify: ok={v.get('ok')} events={v.get('events')} in {v['seconds']} s")
     return "\n".join(lines)
+
+
+def _verdict(met: bool | None) -> str:
+    return "not measured" if met is None else "met" if met else "NOT met"
 
 
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
@@ -464,10 +519,23 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     for key, name in (("read_ratio", "read_clinician"), ("write_ratio", "write_goal"),
                       ("mix_ratio", "mix_90_10")):  # fmt: skip
         results[key] = sc[name]["ratio"] if name in sc else None
+    if "read_clinician" in sc:
+        results["read_p99_ratio"] = sc["read_clinician"]["p99_ratio"]
     if "read_clinician" in sc and "read_nav" in sc:
         clin, nav = sc["read_clinician"]["service"]["ok_rps"], sc["read_nav"]["service"]["ok_rps"]
         results["nav_vs_clinician"] = round(nav / clin, 3) if clin else None
+    audit_sizes = sorted(
+        (entry for name, entry in results["growth"].items() if name.startswith("write_audit")),
+        key=lambda entry: entry["audit_events"],
+    )
+    if len(audit_sizes) >= 2:
+        small, large = audit_sizes[0], audit_sizes[-1]
+        results["audit_growth"] = {
+            target: round(large[target]["p50_ms"] / small[target]["p50_ms"], 2)
+            for target in ("service", "floor")
+        } | {"from_events": small["audit_events"], "to_events": large["audit_events"]}
     results["targets"] = TARGETS
+    results["targets_met"] = targets_met(results)
     results["run"] = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "smoke": args.smoke,

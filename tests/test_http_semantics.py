@@ -10,7 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import Scope
 
+from carework.api.route import AudienceRouter
 from carework.config import Settings
 from carework.patients.nid import validate_nid
 from tests.factories import World, create_plan, make_nid
@@ -117,6 +122,32 @@ async def test_wrong_method_is_405_problem_with_allow(
     allowed = {m.strip() for m in response.headers["allow"].split(",")}
     assert allowed & {"GET", "POST"}
     assert "DELETE" not in allowed
+
+
+def test_an_audience_router_is_not_tried_outside_its_prefix() -> None:
+    """A NAV read is not held against each DPS route (``api.route.AudienceRouter``)."""
+    tried_routes: list[str] = []
+
+    class Noted(APIRoute):
+        def matches(self, scope: Scope) -> tuple[Match, Scope]:
+            tried_routes.append(scope["path"])
+            return super().matches(scope)
+
+    dps = AudienceRouter(prefix="/api/v1/dps", route_class=Noted)
+    dps.add_api_route("/plans/{plan_id}", lambda plan_id: None, methods=["GET"])
+    app = FastAPI()
+    app.include_router(dps)
+    tried = app.router.routes[-1]
+
+    def match(path: str, root_path: str = "") -> Match:
+        scope = {"type": "http", "method": "GET", "path": path, "root_path": root_path}
+        return tried.matches(scope)[0]
+
+    assert match("/api/v1/dps/plans/1") is Match.FULL
+    assert match("/behind/proxy/api/v1/dps/plans/1", root_path="/behind/proxy") is Match.FULL
+    assert match("/api/v1/nav/plans/1") is Match.NONE
+    assert match("/api/v1/dpsx/plans/1") is Match.NONE
+    assert tried_routes == ["/api/v1/dps/plans/1", "/behind/proxy/api/v1/dps/plans/1"]
 
 
 async def test_plan_id_that_is_no_uuid_is_422_problem(

@@ -2,18 +2,18 @@
 
 import uuid
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from carework.access.guards import AuditorPrincipal
 from carework.api import _review_routes as review_routes
 from carework.api._common import READ_ERRORS, Session
-from carework.api.route import UnitOfWorkRoute
+from carework.api.route import AudienceRouter, UnitOfWorkRoute
 from carework.audit import service as audit
 from carework.audit.schemas import AuditEventPage, AuditEventRead, VerificationRead
 from carework.pagination import Cursor, Limit
 from carework.schema import QueryDatetime, QueryText
 
-router = APIRouter(
+router = AudienceRouter(
     route_class=UnitOfWorkRoute,
     prefix="/api/v1/audit",
     tags=["audit"],

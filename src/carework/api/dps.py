@@ -2,7 +2,7 @@
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from carework.access.guards import ClinicianPrincipal
 from carework.api._agreement_routes import agreement_routes
@@ -17,12 +17,12 @@ from carework.api._common import (
 from carework.api._meeting_routes import meeting_routes
 from carework.api._plan_routes import plan_routes
 from carework.api._review_routes import review_routes
-from carework.api.route import UnitOfWorkRoute
+from carework.api.route import AudienceRouter, UnitOfWorkRoute
 from carework.consent import service as consent
 from carework.consent.schemas import ConsentList, ConsentRead, RecordedConsentCreate
 from carework.plans.schemas import DpsPlanRead
 
-router = APIRouter(
+router = AudienceRouter(
     route_class=UnitOfWorkRoute,
     prefix="/api/v1/dps",
     tags=["dps"],

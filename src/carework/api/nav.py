@@ -2,20 +2,18 @@
 
 import uuid
 
-from fastapi import APIRouter
-
 from carework.access.guards import AdvisorPrincipal
 from carework.api._agreement_routes import agreement_routes
 from carework.api._common import READ_ERRORS, Session
 from carework.api._meeting_routes import meeting_routes
 from carework.api._plan_routes import plan_routes
 from carework.api._review_routes import review_routes
-from carework.api.route import UnitOfWorkRoute
+from carework.api.route import AudienceRouter, UnitOfWorkRoute
 from carework.consent import service as consent
 from carework.consent.schemas import ActiveConsent
 from carework.plans.schemas import NavPlanRead
 
-router = APIRouter(
+router = AudienceRouter(
     route_class=UnitOfWorkRoute,
     prefix="/api/v1/nav",
     tags=["nav"],

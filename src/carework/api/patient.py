@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from carework.access.guards import PatientPrincipal
 from carework.api import _agreement_routes as agreement_routes
@@ -17,7 +17,7 @@ from carework.api._common import (
     consent_read,
     plan_json,
 )
-from carework.api.route import UnitOfWorkRoute
+from carework.api.route import AudienceRouter, UnitOfWorkRoute
 from carework.audit import service as audit
 from carework.audit.schemas import AccessLog, AccessLogEntry
 from carework.consent import service as consent
@@ -30,7 +30,7 @@ from carework.pagination import Cursor, Limit
 from carework.plans import view as plan_view
 from carework.plans.schemas import PatientPlanRead
 
-router = APIRouter(
+router = AudienceRouter(
     route_class=UnitOfWorkRoute,
     prefix="/api/v1/patient",
     tags=["patient"],

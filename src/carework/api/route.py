@@ -16,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import Match
+from starlette.types import Scope
 
 from carework.audit import http as audit
 from carework.audit.record import AuditRecord, current
@@ -90,3 +92,19 @@ async def _idempotent(
             record.plan_id,
         )  # fmt: skip
     return response
+
+
+class AudienceRouter(APIRouter):
+    """A router with a prefix of its own (``/api/v1/nav``): a request outside the prefix is
+    not tried against each of its routes. FastAPI tries every route of every included router in
+    turn, twice per request (to match, then to handle); before this a NAV plan read was held
+    against all of DPS's routes first, 0.2 ms of the NAV view's cost (``bench/``)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if path != self.prefix and not path.startswith(f"{self.prefix}/"):
+            return Match.NONE, {}
+        return super().matches(scope)

@@ -8,12 +8,12 @@ API; successes are ``application/fhir+json``.
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
 from carework.access.guards import ClinicianPrincipal
 from carework.api._common import READ_ERRORS, Session
-from carework.api.route import UnitOfWorkRoute
+from carework.api.route import AudienceRouter, UnitOfWorkRoute
 from carework.concurrency import etag
 from carework.fhir import mapping
 from carework.plans import service as plans
@@ -50,7 +50,7 @@ ERRORS = {
     code: {k: v for k, v in spec.items() if k != "model"} for code, spec in READ_ERRORS.items()
 }
 
-router = APIRouter(
+router = AudienceRouter(
     # The same unit of work and audit as every patient-data router (api/route.py).
     route_class=UnitOfWorkRoute,
     prefix="/fhir/r4",

@@ -4,10 +4,15 @@ caller last looked."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
+from carework.auth.principal import Principal
+from carework.feed import outbox
+from carework.vocab import Role
 from tests.domain_helpers import (
     add_activity,
     add_goal,
@@ -362,6 +367,30 @@ async def test_plan_list_counts_what_others_changed_since_the_caller_looked(
     assert (await summary(client, world.advisor, plan_id))["changed_since_seen"] == 0
     # The clinician never looked: everything NAV did counts for them.
     assert (await summary(client, world.clinician, plan_id))["changed_since_seen"] == 2
+
+
+async def test_a_change_committed_after_the_look_counts_though_it_began_before(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    """The count follows what the look could see (its snapshot), not clocks: a change whose
+    transaction was open while the advisor looked, and committed after, is new to them."""
+    plan_id = (await create_plan(client, world))["id"]
+    await mark_seen(client, world.advisor, plan_id)
+    clinician = Principal(
+        world.clinician.sub, world.clinician.name, Role.clinician, world.clinician.org, None
+    )
+    event = outbox.event_params(
+        clinician, type="plan.updated", plan_id=uuid.UUID(plan_id),
+        resource=("plan", uuid.UUID(plan_id)), version=2,
+    )  # fmt: skip
+    async with app.state.engine.connect() as slow:
+        # The clinician's change: its transaction (and its event's time) starts now ...
+        await slow.execute(outbox._INSERT, event)
+        await mark_seen(client, world.advisor, plan_id)  # ... the advisor looks ...
+        await slow.commit()  # ... and the change commits after the look.
+    assert (await summary(client, world.advisor, plan_id))["changed_since_seen"] == 1
+    await mark_seen(client, world.advisor, plan_id)
+    assert (await summary(client, world.advisor, plan_id))["changed_since_seen"] == 0
 
 
 async def test_every_answer_about_an_item_shows_its_agreements(client, world: World) -> None:

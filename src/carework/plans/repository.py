@@ -9,8 +9,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Row, Select, Uuid, bindparam, func, inspect, or_, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Text,
+    Uuid,
+    bindparam,
+    case,
+    cast,
+    func,
+    inspect,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import UserDefinedType
 
 from carework.access.policy import anyone_with, change_visible, plan_scope, scope_params
 from carework.agreements.models import Agreement
@@ -146,6 +162,25 @@ async def get_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient:
     return (await session.execute(select(Patient).where(Patient.id == patient_id))).scalar_one()
 
 
+class _PgType(UserDefinedType[Any]):
+    """A PostgreSQL type named as is, to cast to (``xid8``, ``pg_snapshot``)."""
+
+    cache_ok = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return self.name
+
+
+def _not_visible_in(snapshot: ColumnElement[str | None]) -> ColumnElement[bool]:
+    """The change event's transaction (``tx_id`` is the bigint of its ``xid8``) was not
+    committed in ``snapshot`` (the text of a ``pg_snapshot``)."""
+    tx = cast(cast(ChangeEvent.tx_id, Text), _PgType("xid8"))
+    return ~func.pg_visible_in_snapshot(tx, cast(snapshot, _PgType("pg_snapshot")))
+
+
 #: A plan summary row: the plan, the patient's name, ``last_seen_at``, ``changed_since_seen``.
 SummaryRow = Row[Plan, str, datetime | None, int]
 
@@ -153,11 +188,14 @@ SummaryRow = Row[Plan, str, datetime | None, int]
 def _summaries(principal: Principal) -> Select[Plan, str, datetime | None, int]:
     """Plan summaries in scope, each with when the caller last looked and how many changes
     they may see others made since (one statement: correlated subqueries per plan)."""
-    last_seen = (
-        select(PlanSeen.seen_at)
-        .where(PlanSeen.plan_id == Plan.id, PlanSeen.sub == principal.sub)
-        .correlate(Plan)
-        .scalar_subquery()
+    seen = select(PlanSeen).where(PlanSeen.plan_id == Plan.id, PlanSeen.sub == principal.sub)
+    last_seen = seen.with_only_columns(PlanSeen.seen_at).correlate(Plan).scalar_subquery()
+    snapshot = seen.with_only_columns(PlanSeen.seen_snapshot).correlate(Plan).scalar_subquery()
+    # New to the caller: not visible in the snapshot of their last look (a look recorded
+    # before snapshots were kept falls back to comparing times).
+    unseen = case(
+        (snapshot.is_not(None), _not_visible_in(snapshot)),
+        else_=ChangeEvent.occurred_at > last_seen,
     )
     changed = (
         select(func.count())
@@ -166,7 +204,7 @@ def _summaries(principal: Principal) -> Select[Plan, str, datetime | None, int]:
             ChangeEvent.plan_id == Plan.id,
             change_visible(principal),
             ChangeEvent.actor_sub != principal.sub,
-            or_(last_seen.is_(None), ChangeEvent.occurred_at > last_seen),
+            or_(last_seen.is_(None), unseen),
         )
         .correlate(Plan)
         .scalar_subquery()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carework.db.base import Base, in_check
@@ -29,7 +29,12 @@ class ItemSeen(Base):
 
 
 class PlanSeen(Base):
-    """When one person last looked at a plan: what changed since is theirs to see."""
+    """When one person last looked at a plan: what changed since is theirs to see.
+
+    ``seen_snapshot`` is PostgreSQL's snapshot at the look (``pg_current_snapshot()``, as
+    text): a change is new to the looker if its transaction was not visible in it — also one
+    that began before the look and committed after, which a comparison of times would miss.
+    """
 
     __tablename__ = "plan_seen"
 
@@ -39,3 +44,4 @@ class PlanSeen(Base):
     sub: Mapped[str] = mapped_column(String(128), primary_key=True)
     party: Mapped[str] = mapped_column(String(16))
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    seen_snapshot: Mapped[str | None] = mapped_column(Text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import uuid
 
-from sqlalchemy import Insert, String, Uuid, bindparam, func, literal, select, union_all
+from sqlalchemy import Insert, String, Text, Uuid, bindparam, cast, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -70,11 +70,18 @@ def _items_seen(role: Role) -> Insert:
 
 def _plan_seen() -> Insert:
     stmt = insert(PlanSeen).values(
-        plan_id=_PLAN, sub=bindparam("sub", type_=String), party=bindparam("party", type_=String)
+        plan_id=_PLAN,
+        sub=bindparam("sub", type_=String),
+        party=bindparam("party", type_=String),
+        seen_snapshot=cast(func.pg_current_snapshot(), Text),
     )
     return stmt.on_conflict_do_update(
         index_elements=[PlanSeen.plan_id, PlanSeen.sub],
-        set_={"party": stmt.excluded.party, "seen_at": func.now()},
+        set_={
+            "party": stmt.excluded.party,
+            "seen_at": func.now(),
+            "seen_snapshot": stmt.excluded.seen_snapshot,
+        },
     )
 
 

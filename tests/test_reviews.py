@@ -122,6 +122,34 @@ async def test_period_and_cadence_are_stored_and_checked(client, world: World) -
     assert (body["period_end"], body["review_interval_days"], body["version"]) == (None, 730, 2)
 
 
+async def test_a_cadence_schedules_the_first_review(client, world: World) -> None:
+    """Starting a cadence with no review scheduled puts the first one on the calendar, so the
+    plan can become overdue; a date already set, or sent with it, is kept."""
+    assert (await create_plan(client, world, review_interval_days=30))["next_review_date"] == days(
+        30
+    )
+    later = await plan_for_new_patient(client, world, period_start="2030-01-01")
+    url = plan_url(world.clinician, later["id"])
+    response = await patch(client, world.clinician, url, 1, {"review_interval_days": 90})
+    assert response.json()["next_review_date"] == "2030-04-01"
+    started = await plan_for_new_patient(client, world, period_start=days(-400))
+    url = plan_url(world.clinician, started["id"])
+    response = await patch(client, world.clinician, url, 1, {"review_interval_days": 60})
+    assert response.json()["next_review_date"] == days(60), "not a review due a year ago"
+
+    scheduled = await plan_for_new_patient(client, world)
+    url = plan_url(world.clinician, scheduled["id"])
+    await patch(client, world.clinician, url, 1, {"next_review_date": days(10)})
+    response = await patch(client, world.clinician, url, 2, {"review_interval_days": 30})
+    assert response.json()["next_review_date"] == days(10)
+    unscheduled = await plan_for_new_patient(client, world)
+    url = plan_url(world.clinician, unscheduled["id"])
+    body = {"review_interval_days": 30, "next_review_date": days(3)}
+    assert (await patch(client, world.clinician, url, 1, body)).json()["next_review_date"] == days(
+        3
+    )
+
+
 async def test_a_period_that_ends_before_it_starts_is_refused_on_create(
     client, world: World
 ) -> None:

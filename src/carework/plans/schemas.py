@@ -43,7 +43,11 @@ class PlanCreate(Input):
     status: Literal["draft", "active"] = "draft"
     period_start: date | None = Field(None, description="When the plan period begins.")
     period_end: date | None = Field(None, description="When it ends; not before the start.")
-    review_interval_days: ReviewInterval | None = None
+    review_interval_days: ReviewInterval | None = Field(
+        None,
+        description="Days between reviews. The first review is scheduled an interval after "
+        "the period starts (after today, if the start has passed).",
+    )
 
     @model_validator(mode="after")
     def _period_in_order(self) -> Self:
@@ -60,7 +64,10 @@ class PlanUpdate(Input):
     period_start: date | None = None
     period_end: date | None = None
     review_interval_days: ReviewInterval | None = Field(
-        None, description="Days between reviews; null stops the cadence."
+        None,
+        description="Days between reviews; null stops the cadence. Set while no review is "
+        "scheduled (and no next_review_date is sent), it schedules one: an interval after the "
+        "last review, or else after the period starts (after today, if the start has passed).",
     )
 
     @model_validator(mode="after")

@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -98,6 +99,18 @@ async def _upsert_patient(session: AsyncSession, nid: str, name: str) -> uuid.UU
     return (await session.execute(stmt)).scalar_one()
 
 
+def first_review(
+    last_reviewed_on: date | None, period_start: date | None, interval_days: int | None
+) -> date | None:
+    """When a cadence starts and no review is scheduled, the first one: an interval after the
+    last review, or else after the period starts (after today, if that has passed)."""
+    if interval_days is None:
+        return None
+    today = date.today()
+    base = last_reviewed_on or max(period_start or today, today)
+    return base + timedelta(days=interval_days)
+
+
 async def create_plan(session: AsyncSession, principal: Principal, body: PlanCreate) -> Plan:
     side = side_of(principal)
     dps_unit, nav_office = units_for_new_plan(principal, body.dps_unit, body.nav_office)
@@ -115,6 +128,7 @@ async def create_plan(session: AsyncSession, principal: Principal, body: PlanCre
         period_start=body.period_start,
         period_end=body.period_end,
         review_interval_days=body.review_interval_days,
+        next_review_date=first_review(None, body.period_start, body.review_interval_days),
         coordinator_sub=principal.sub,
         created_by_sub=principal.sub,
     )
@@ -252,6 +266,10 @@ async def update_plan(
         raise RuleViolation("period_end must not be before period_start.")
     for field, value in changes.items():
         setattr(plan, field, value.value if isinstance(value, PlanStatus) else value)
+    if "review_interval_days" in changes and "next_review_date" not in changes:
+        plan.next_review_date = plan.next_review_date or first_review(
+            plan.last_reviewed_on, plan.period_start, plan.review_interval_days
+        )
     plan.version += 1
     await session.flush()
     await feed.record(

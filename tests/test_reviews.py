@@ -401,6 +401,38 @@ async def status_of(client: httpx.AsyncClient, actor: Actor, nid: str) -> httpx.
     )
 
 
+async def test_overdue_reviews_come_a_page_at_a_time_most_overdue_first(
+    client, world: World
+) -> None:
+    plans = [await plan_for_new_patient(client, world) for _ in range(5)]
+    for plan, late in zip(plans, (3, 9, 1, 9, 5), strict=True):
+        url = plan_url(world.clinician, plan["id"])
+        response = await patch(client, world.clinician, url, 1, {"next_review_date": days(-late)})
+        assert response.status_code == 200, response.text
+    seen: list[tuple[str, str]] = []
+    cursor: str | None = None
+    for expected_size in (2, 2, 1):
+        params = {"limit": "2"} | ({"cursor": cursor} if cursor else {})
+        response = await client.get(
+            "/api/v1/dps/reviews/overdue", params=params, headers=world.clinician.headers
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert len(page["items"]) == expected_size
+        seen += [(item["next_review_date"], item["id"]) for item in page["items"]]
+        cursor = page["next_cursor"]
+    assert cursor is None
+    assert seen == sorted(seen), "most overdue first, ties by id, across pages"
+    assert {plan_id for _, plan_id in seen} == {plan["id"] for plan in plans}
+
+    response = await client.get(
+        "/api/v1/dps/reviews/overdue",
+        params={"cursor": "nonsense"},
+        headers=world.clinician.headers,
+    )
+    assert_problem(response, 422)
+
+
 async def test_status_check_answers_for_plans_in_scope_only(
     client, world: World, tokens: TokenMaker
 ) -> None:

@@ -31,7 +31,8 @@ from carework.evaluations.schemas import (
 )
 from carework.indicators import service as indicators
 from carework.indicators.schemas import IndicatorReport
-from carework.plans.schemas import PlanSearchResult
+from carework.pagination import Cursor, Limit
+from carework.plans.schemas import PlanPage
 from carework.schema import OrgId
 
 patient_router = APIRouter(route_class=UnitOfWorkRoute)
@@ -101,7 +102,7 @@ def review_routes(*, side: str, caller: Any) -> APIRouter:
 
     @router.get(
         "/reviews/overdue",
-        response_model=PlanSearchResult,
+        response_model=PlanPage,
         operation_id=op("overdue_reviews"),
         responses=READ_ERRORS,
         summary="Open plans in the caller's scope whose next review date has passed",
@@ -110,9 +111,13 @@ def review_routes(*, side: str, caller: Any) -> APIRouter:
         principal: caller,
         session: Session,
         mine: bool = Query(False, description="Only plans the caller coordinates."),
-    ) -> PlanSearchResult:
-        rows = await reviews.overdue_reviews(session, principal, mine=mine)
-        return PlanSearchResult(items=[plan_summary(p, n) for p, n in rows])
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> PlanPage:
+        rows, next_cursor = await reviews.overdue_reviews(
+            session, principal, mine=mine, limit=limit, cursor=cursor
+        )
+        return PlanPage(items=[plan_summary(p, n) for p, n in rows], next_cursor=next_cursor)
 
     @router.get(
         "/indicators",

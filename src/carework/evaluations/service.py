@@ -7,9 +7,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import (
@@ -36,6 +36,7 @@ from carework.feed import outbox as feed
 from carework.feed.models import ChangeEvent
 from carework.goals.models import Goal
 from carework.goals.service import visible_goal
+from carework.pagination import decode_cursor, encode_cursor
 from carework.patients.models import Patient
 from carework.plans import repository as plans
 from carework.plans.models import Plan
@@ -209,10 +210,10 @@ async def achievement_history(
 
 
 async def overdue_reviews(
-    session: AsyncSession, principal: Principal, *, mine: bool
-) -> Sequence[Row[Plan, str]]:
-    """Open plans in the caller's scope whose next review date has passed, most overdue first;
-    ``mine`` keeps those the caller coordinates."""
+    session: AsyncSession, principal: Principal, *, mine: bool, limit: int, cursor: str | None
+) -> tuple[Sequence[Row[Plan, str]], str | None]:
+    """Open plans in the caller's scope whose next review date has passed, most overdue first,
+    a page at a time; ``mine`` keeps those the caller coordinates."""
     stmt = (
         select(Plan, Patient.name.label("patient_name"))
         .join(Patient, Patient.id == Plan.patient_id)
@@ -222,10 +223,20 @@ async def overdue_reviews(
             Plan.status.in_(_OPEN),
         )
         .order_by(Plan.next_review_date, Plan.id)
+        .limit(limit + 1)
     )
     if mine:
         stmt = stmt.where(Plan.coordinator_sub == principal.sub)
-    return (await session.execute(stmt)).all()
+    if cursor is not None:
+        # The key is (next_review_date, id), carried as midnight UTC of that date.
+        after, after_id = decode_cursor(cursor)
+        stmt = stmt.where(tuple_(Plan.next_review_date, Plan.id) > tuple_(after.date(), after_id))
+    rows = (await session.execute(stmt)).all()
+    if len(rows) <= limit:
+        return rows, None
+    last: Plan = rows[limit - 1][0]
+    due = datetime.combine(last.next_review_date or date.min, time(), UTC)
+    return rows[:limit], encode_cursor(due, last.id)
 
 
 async def plan_status(session: AsyncSession, principal: Principal, nid: str) -> PlanStatusRead:

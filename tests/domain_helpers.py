@@ -138,3 +138,21 @@ async def patch(
 ) -> httpx.Response:
     headers = {**actor.headers, "If-Match": f'"{version}"'}
     return await client.patch(url, json=body, headers=headers)
+
+
+async def all_pages(
+    client: httpx.AsyncClient, actor: Actor, url: str, limit: int
+) -> list[list[dict[str, Any]]]:
+    """Every page of a list, following ``next_cursor`` until it is null."""
+    pages: list[list[dict[str, Any]]] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": str(limit)} | ({"cursor": cursor} if cursor else {})
+        response = await client.get(url, params=params, headers=actor.headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages.append(body["items"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return pages
+        assert len(pages) < 50, "the cursor does not move on"

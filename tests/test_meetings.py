@@ -10,6 +10,7 @@ import pytest
 
 from tests.domain_helpers import (
     add_goal,
+    all_pages,
     assert_problem,
     patch,
     plan_url,
@@ -198,6 +199,27 @@ async def test_meetings_are_listed_by_time(client: httpx.AsyncClient, world: Wor
         early["id"],
         late["id"],
     ]
+
+
+async def test_meetings_come_a_page_at_a_time(client: httpx.AsyncClient, world: World) -> None:
+    plan_id = (await create_plan(client, world))["id"]
+    called = [
+        await call_meeting(client, world.clinician, plan_id, scheduled_at=f"2031-0{m}-01T09:00Z")
+        for m in (5, 3, 4)
+    ]
+    by_time = [called[1]["id"], called[2]["id"], called[0]["id"]]
+    for actor, url in (
+        (world.clinician, meetings_url(world.clinician, plan_id)),
+        (world.patient, "/api/v1/patient/plan/meetings"),
+    ):
+        pages = await all_pages(client, actor, url, limit=2)
+        assert [[m["id"] for m in page] for page in pages] == [by_time[:2], by_time[2:]]
+    response = await client.get(
+        meetings_url(world.clinician, plan_id),
+        params={"cursor": "bm90IG91cnM"},
+        headers=world.clinician.headers,
+    )
+    assert_problem(response, 422)
 
 
 async def test_patch_changes_agenda_place_time_and_participants(

@@ -12,6 +12,7 @@ import pytest
 
 from tests.domain_helpers import (
     add_goal,
+    all_pages,
     assert_problem,
     patch,
     plan_for_new_patient,
@@ -220,6 +221,35 @@ async def test_an_evaluation_moves_the_schedule_and_grows_the_history(client, wo
     events = [(e["type"], e["data"].get("changed")) for e in feed.json()["items"]]
     assert events.count(("plan.reviewed", None)) == 2
     assert events.count(("goal.updated", ["achievement_status"])) == 2
+
+
+async def test_evaluations_and_achievements_come_a_page_at_a_time(client, world: World) -> None:
+    clinician = world.clinician
+    pid = (await create_plan(client, world))["id"]
+    goal = await add_goal(client, clinician, pid, "treatment")
+    for ago, achievement in ((20, "in-progress"), (5, "achieved"), (10, "improving")):
+        response = await evaluate(
+            client, clinician, pid, [(goal["id"], achievement)], held_on=days(-ago)
+        )
+        assert response.status_code == 201, response.text
+
+    pages = await all_pages(client, clinician, f"{plan_url(clinician, pid)}/evaluations", limit=2)
+    assert [len(page) for page in pages] == [2, 1]
+    listed = [item for page in pages for item in page]
+    assert [e["held_on"] for e in listed] == [days(-5), days(-10), days(-20)], "newest first"
+    assert [e["goals"][0]["achievement"] for e in listed] == [
+        "achieved",
+        "improving",
+        "in-progress",
+    ]
+
+    url = f"{plan_url(clinician, pid)}/goals/{goal['id']}/achievements"
+    pages = await all_pages(client, clinician, url, limit=1)
+    assert [[a["held_on"] for a in page] for page in pages] == [
+        [days(-20)],
+        [days(-10)],
+        [days(-5)],
+    ], "oldest first"
 
 
 async def test_without_a_cadence_a_met_due_date_is_cleared(client, world: World) -> None:

@@ -29,6 +29,7 @@ from carework.meetings.schemas import (
     MeetingReleased,
     MeetingUpdate,
 )
+from carework.pagination import Cursor, Limit
 
 patient_router = APIRouter(route_class=UnitOfWorkRoute)
 audit_router = APIRouter(route_class=UnitOfWorkRoute)
@@ -68,8 +69,14 @@ def meeting_routes(*, side: str, caller: Any) -> APIRouter:
         responses=READ_ERRORS,
         summary="The plan's joint meetings by time, with the minutes the caller may read",
     )
-    async def list_meetings(plan_id: uuid.UUID, principal: caller, session: Session) -> MeetingList:
-        return MeetingList(items=await meetings.list_meetings(session, principal, plan_id))
+    async def list_meetings(
+        plan_id: uuid.UUID,
+        principal: caller,
+        session: Session,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> MeetingList:
+        return await meetings.list_meetings(session, principal, plan_id, limit=limit, cursor=cursor)
 
     @router.patch(
         "/plans/{plan_id}/meetings/{meeting_id}",
@@ -126,5 +133,7 @@ def meeting_routes(*, side: str, caller: Any) -> APIRouter:
     responses=READ_ERRORS,
     summary="My plan's joint meetings; minutes once released",
 )
-async def patient_list_meetings(principal: PatientPrincipal, session: Session) -> MeetingList:
-    return MeetingList(items=await meetings.list_own_meetings(session, principal))
+async def patient_list_meetings(
+    principal: PatientPrincipal, session: Session, limit: Limit = 50, cursor: Cursor = None
+) -> MeetingList:
+    return await meetings.list_own_meetings(session, principal, limit=limit, cursor=cursor)

@@ -83,9 +83,15 @@ def review_routes(*, side: str, caller: Any) -> APIRouter:
         summary="The plan's reviews, newest first, with the findings the caller may see",
     )
     async def list_evaluations(
-        plan_id: uuid.UUID, principal: caller, session: Session
+        plan_id: uuid.UUID,
+        principal: caller,
+        session: Session,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> EvaluationList:
-        return EvaluationList(items=await reviews.list_evaluations(session, principal, plan_id))
+        return await reviews.list_evaluations(
+            session, principal, plan_id, limit=limit, cursor=cursor
+        )
 
     @router.get(
         "/plans/{plan_id}/goals/{goal_id}/achievements",
@@ -95,10 +101,16 @@ def review_routes(*, side: str, caller: Any) -> APIRouter:
         summary="A goal's achievement history: what each review found, oldest first",
     )
     async def goal_achievements(
-        plan_id: uuid.UUID, goal_id: uuid.UUID, principal: caller, session: Session
+        plan_id: uuid.UUID,
+        goal_id: uuid.UUID,
+        principal: caller,
+        session: Session,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> AchievementHistory:
-        items = await reviews.achievement_history(session, principal, plan_id, goal_id)
-        return AchievementHistory(items=items)
+        return await reviews.achievement_history(
+            session, principal, plan_id, goal_id, limit=limit, cursor=cursor
+        )
 
     @router.get(
         "/reviews/overdue",

@@ -66,7 +66,8 @@ class EvaluationRead(Output):
 
 
 class EvaluationList(Output):
-    items: list[EvaluationRead]
+    items: list[EvaluationRead] = Field(description="Newest first.")
+    next_cursor: str | None = None
 
 
 class AchievementRead(Output):
@@ -79,6 +80,7 @@ class AchievementRead(Output):
 
 class AchievementHistory(Output):
     items: list[AchievementRead] = Field(description="Oldest first.")
+    next_cursor: str | None = None
 
 
 class PlanStatusQuery(Input):

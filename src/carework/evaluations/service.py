@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,8 +26,10 @@ from carework.auth.principal import Principal
 from carework.errors import NotFound
 from carework.evaluations.models import Evaluation, GoalEvaluation
 from carework.evaluations.schemas import (
+    AchievementHistory,
     AchievementRead,
     EvaluationCreate,
+    EvaluationList,
     EvaluationRead,
     GoalFindingRead,
     PlanStatusRead,
@@ -36,7 +38,7 @@ from carework.feed import outbox as feed
 from carework.feed.models import ChangeEvent
 from carework.goals.models import Goal
 from carework.goals.service import visible_goal
-from carework.pagination import decode_cursor, encode_cursor
+from carework.pagination import KeyPart, decode_key, page
 from carework.patients.models import Patient
 from carework.plans import repository as plans
 from carework.plans.models import Plan
@@ -157,47 +159,73 @@ def _evaluation_read(
 
 
 async def list_evaluations(
-    session: AsyncSession, principal: Principal, plan_id: uuid.UUID
-) -> list[EvaluationRead]:
-    """The plan's evaluations, newest first, each with the findings on goals the caller may see
-    (goals entered in error have left the views, and their findings with them)."""
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> EvaluationList:
+    """The plan's evaluations, newest first, a page at a time, each with the findings on goals
+    the caller may see (goals entered in error have left the views, and their findings too)."""
     plan, view = await plan_for_reading(session, principal, plan_id)
-    evaluations = (
-        await session.scalars(
-            select(Evaluation)
-            .where(Evaluation.plan_id == plan.id)
-            .order_by(Evaluation.held_on.desc(), Evaluation.created_at.desc(), Evaluation.id)
-        )
-    ).all()
+    key = (Evaluation.held_on, Evaluation.created_at, Evaluation.id)
+    stmt = (
+        select(Evaluation)
+        .where(Evaluation.plan_id == plan.id)
+        .order_by(*(column.desc() for column in key))
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        stmt = stmt.where(tuple_(*key) < tuple_(*decode_key(cursor, date, datetime, uuid.UUID)))
+    evaluations, next_cursor = page(
+        (await session.scalars(stmt)).all(), limit, lambda e: (e.held_on, e.created_at, e.id)
+    )
     rows = await session.execute(
         select(GoalEvaluation, Goal.domain)
         .join(Goal, Goal.id == GoalEvaluation.goal_id)
-        .join(Evaluation, Evaluation.id == GoalEvaluation.evaluation_id)
-        .where(Evaluation.plan_id == plan.id, Goal.entered_in_error_at.is_(None))
+        .where(
+            GoalEvaluation.evaluation_id.in_([e.id for e in evaluations]),
+            Goal.entered_in_error_at.is_(None),
+        )
         .order_by(GoalEvaluation.created_at, GoalEvaluation.id)
     )
     findings: dict[uuid.UUID, list[GoalEvaluation]] = defaultdict(list)
     for finding, domain in rows:
         if view.sees_goal(domain):
             findings[finding.evaluation_id].append(finding)
-    return [_evaluation_read(e, findings[e.id], view) for e in evaluations]
+    items = [_evaluation_read(e, findings[e.id], view) for e in evaluations]
+    return EvaluationList(items=items, next_cursor=next_cursor)
 
 
 async def achievement_history(
-    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, goal_id: uuid.UUID
-) -> list[AchievementRead]:
-    """What each evaluation found for one goal, oldest first."""
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> AchievementHistory:
+    """What each evaluation found for one goal, oldest first, a page at a time."""
     _, view = await plan_for_reading(session, principal, plan_id)
     goal = await visible_goal(session, view, plan_id, goal_id)
     if goal.entered_in_error_at is not None:
         raise NotFound("No such goal.")
-    rows = await session.execute(
+    key = (Evaluation.held_on, GoalEvaluation.created_at, GoalEvaluation.id)
+    stmt = (
         select(GoalEvaluation, Evaluation.held_on, Evaluation.recorded_by_name)
         .join(Evaluation, Evaluation.id == GoalEvaluation.evaluation_id)
         .where(GoalEvaluation.goal_id == goal.id)
-        .order_by(Evaluation.held_on, GoalEvaluation.created_at, GoalEvaluation.id)
+        .order_by(*key)
+        .limit(limit + 1)
     )
-    return [
+    if cursor is not None:
+        stmt = stmt.where(tuple_(*key) > tuple_(*decode_key(cursor, date, datetime, uuid.UUID)))
+    rows, next_cursor = page(
+        (await session.execute(stmt)).all(), limit, lambda r: (r[1], r[0].created_at, r[0].id)
+    )
+    items = [
         AchievementRead(
             evaluation_id=finding.evaluation_id,
             held_on=held_on,
@@ -207,6 +235,7 @@ async def achievement_history(
         )
         for finding, held_on, name in rows
     ]
+    return AchievementHistory(items=items, next_cursor=next_cursor)
 
 
 async def overdue_reviews(
@@ -228,15 +257,16 @@ async def overdue_reviews(
     if mine:
         stmt = stmt.where(Plan.coordinator_sub == principal.sub)
     if cursor is not None:
-        # The key is (next_review_date, id), carried as midnight UTC of that date.
-        after, after_id = decode_cursor(cursor)
-        stmt = stmt.where(tuple_(Plan.next_review_date, Plan.id) > tuple_(after.date(), after_id))
+        after = decode_key(cursor, date, uuid.UUID)
+        stmt = stmt.where(tuple_(Plan.next_review_date, Plan.id) > tuple_(*after))
     rows = (await session.execute(stmt)).all()
-    if len(rows) <= limit:
-        return rows, None
-    last: Plan = rows[limit - 1][0]
-    due = datetime.combine(last.next_review_date or date.min, time(), UTC)
-    return rows[:limit], encode_cursor(due, last.id)
+    return page(rows, limit, _by_due_date)
+
+
+def _by_due_date(row: Row[Plan, str]) -> tuple[KeyPart, ...]:
+    due = row[0].next_review_date
+    assert due is not None, "an overdue plan has a review date"
+    return due, row[0].id
 
 
 async def plan_status(session: AsyncSession, principal: Principal, nid: str) -> PlanStatusRead:

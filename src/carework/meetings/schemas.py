@@ -84,7 +84,8 @@ class MeetingRead(Output):
 
 
 class MeetingList(Output):
-    items: list[MeetingRead]
+    items: list[MeetingRead] = Field(description="By scheduled time.")
+    next_cursor: str | None = None
 
 
 class MeetingReleased(MeetingRead):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import (
@@ -27,11 +27,13 @@ from carework.meetings.models import Meeting
 from carework.meetings.schemas import (
     MeetingAction,
     MeetingCreate,
+    MeetingList,
     MeetingRead,
     MeetingRelease,
     MeetingReleased,
     MeetingUpdate,
 )
+from carework.pagination import decode_cursor, page
 from carework.plans import repository as plans
 from carework.plans.service import plan_for_reading, plan_for_writing, view_of
 from carework.vocab import MinutesStatus, Side
@@ -89,23 +91,37 @@ async def create_meeting(
 
 
 async def list_meetings(
-    session: AsyncSession, principal: Principal, plan_id: uuid.UUID
-) -> list[MeetingRead]:
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> MeetingList:
     plan, view = await plan_for_reading(session, principal, plan_id)
-    return await _list(session, plan.id, view)
+    return await _list(session, plan.id, view, limit, cursor)
 
 
-async def list_own_meetings(session: AsyncSession, principal: Principal) -> list[MeetingRead]:
+async def list_own_meetings(
+    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
+) -> MeetingList:
     """The patient's own plan's meetings."""
     plan = await plans.own_plan(session, principal)
-    return await _list(session, plan.id, await view_of(session, principal, plan))
+    return await _list(session, plan.id, await view_of(session, principal, plan), limit, cursor)
 
 
-async def _list(session: AsyncSession, plan_id: uuid.UUID, view: View) -> list[MeetingRead]:
-    stmt = (
-        select(Meeting).where(Meeting.plan_id == plan_id).order_by(Meeting.scheduled_at, Meeting.id)
+async def _list(
+    session: AsyncSession, plan_id: uuid.UUID, view: View, limit: int, cursor: str | None
+) -> MeetingList:
+    """By scheduled time, a page at a time."""
+    key = (Meeting.scheduled_at, Meeting.id)
+    stmt = select(Meeting).where(Meeting.plan_id == plan_id).order_by(*key).limit(limit + 1)
+    if cursor is not None:
+        stmt = stmt.where(tuple_(*key) > tuple_(*decode_cursor(cursor)))
+    meetings, next_cursor = page(
+        (await session.scalars(stmt)).all(), limit, lambda m: (m.scheduled_at, m.id)
     )
-    return [shown(m, view) for m in (await session.scalars(stmt)).all()]
+    return MeetingList(items=[shown(m, view) for m in meetings], next_cursor=next_cursor)
 
 
 async def update_meeting(

@@ -9,6 +9,8 @@ It wraps FastAPI's handler (dependencies, endpoint, serialisation) so that, in t
    if the audit write fails the request fails;
 4. on any error the work is rolled back, and the refusal or failure is audited in a
    transaction of its own (no unaudited access, not even a denied one).
+
+``AudienceRouter`` is the router each audience (``/api/v1/dps``, ``/nav``, ...) is built on.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import (
@@ -27,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from carework.db import direct
 from carework.db.session import unit_of_work
+from tests.domain_helpers import add_goal, patch, plan_url
+from tests.factories import TokenMaker, World, create_plan, make_world
 
 _meta = MetaData()
 _scratch = Table(
@@ -149,3 +152,25 @@ def test_an_in_list_given_per_call_is_refused(app: FastAPI) -> None:
     per_call = select(_scratch.c.n).where(_scratch.c.kind.in_(bindparam("kinds", expanding=True)))
     with pytest.raises(ValueError, match="expanding"):
         direct.prepared(per_call, app.state.engine.dialect)
+
+
+async def test_hot_statements_are_built_once_not_per_caller(
+    client: httpx.AsyncClient, tokens: TokenMaker
+) -> None:
+    """Each caller's ids are parameters: reading and changing plans as other people compiles
+    nothing new (a statement built per request would grow the compiled set with every call)."""
+
+    async def read_and_change(world: World) -> None:
+        plan = await create_plan(client, world)
+        goal = await add_goal(client, world.clinician, plan["id"], "treatment")
+        url = f"{plan_url(world.clinician, plan['id'])}/goals/{goal['id']}"
+        assert (await patch(client, world.clinician, url, 1, {"title": "Sove"})).is_success
+        for actor in (world.clinician, world.advisor):
+            response = await client.get(plan_url(actor, plan["id"]), headers=actor.headers)
+            assert response.status_code == 200, response.text
+
+    await read_and_change(make_world(tokens))
+    compiled = direct.prepared.cache_info().currsize
+    for _ in range(3):
+        await read_and_change(make_world(tokens))
+    assert direct.prepared.cache_info().currsize == compiled

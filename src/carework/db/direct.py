@@ -46,9 +46,11 @@ class Prepared:
         return values
 
 
-@functools.cache
+@functools.lru_cache(maxsize=512)
 def prepared(stmt: ClauseElement, dialect: Dialect) -> Prepared:
-    """Compile once per statement object (hot statements are built once, see their modules).
+    """Compile once per statement object. Hot statements are built once (per role, schema or
+    set of fields; see their modules); the bound keeps a statement built per call, by mistake,
+    from growing the cache without end — it would only be compiled each time.
 
     A constant ``IN`` list is written into the SQL as one parameter per member; an ``IN`` list
     given per call would change the SQL with its length, so it is refused.

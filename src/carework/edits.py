@@ -1,4 +1,5 @@
-"""What a PATCH may change: the shared rules for plans, goals and activities."""
+"""What a PATCH may change: the shared rules for plans, goals and activities, and how an item
+recorded by mistake is marked."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import func
 
+from carework.db.base import EnteredInError
 from carework.errors import Conflict, RuleViolation
 
 S = TypeVar("S", bound=StrEnum)
@@ -28,3 +31,12 @@ def ensure_move(transitions: Mapping[S, frozenset[S]], current: S, new: S, what:
     """Status machines: staying put is fine, anything else must be an allowed move (409)."""
     if new is not current and new not in transitions[current]:
         raise Conflict(f"{what} that is {current.value} cannot become {new.value}.")
+
+
+def mark_in_error(item: EnteredInError, by_sub: str, reason: str, what: str) -> None:
+    """Mark a goal, activity or note as recorded by mistake (once: a second time is 409)."""
+    if item.entered_in_error_at is not None:
+        raise Conflict(f"This {what} is already entered in error.")
+    item.entered_in_error_at = func.now()
+    item.entered_in_error_reason = reason
+    item.entered_in_error_by_sub = by_sub

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import (
@@ -21,8 +21,8 @@ from carework.agreements import service as agreements
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
-from carework.edits import ensure_move, sent_changes
-from carework.errors import Conflict, NotFound, RuleViolation
+from carework.edits import ensure_move, mark_in_error, sent_changes
+from carework.errors import NotFound, RuleViolation
 from carework.feed import outbox as feed
 from carework.goals.models import Goal
 from carework.plans.models import Plan
@@ -215,12 +215,8 @@ async def mark_entered_in_error(
         session, view, plan_id, activity_id, lock=True, entered_in_error_too=True
     )
     ensure_owns(principal, activity.responsible_side, "activity")
-    if activity.entered_in_error_at is not None:
-        raise Conflict("This activity is already entered in error.")
+    mark_in_error(activity, principal.sub, reason, "activity")  # 409 before 412, as ever
     ensure_version(activity.version, expected_version)
-    activity.entered_in_error_at = func.now()
-    activity.entered_in_error_reason = reason
-    activity.entered_in_error_by_sub = principal.sub
     activity.version += 1
     await session.flush()
     await feed.record(

@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, String, Text, Uuid, bindparam, cast, func, select, update
+from sqlalchemy import Select, String, Text, Uuid, bindparam, cast, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,8 +28,8 @@ from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
 from carework.db import direct
-from carework.edits import ensure_move, sent_changes
-from carework.errors import Conflict, NotFound
+from carework.edits import ensure_move, mark_in_error, sent_changes
+from carework.errors import NotFound
 from carework.feed import outbox as feed
 from carework.goals.models import Goal
 from carework.goals.schemas import GoalCreate, GoalUpdate, PatientGoalProposal
@@ -210,12 +210,8 @@ async def mark_entered_in_error(
     _, view = await plan_for_writing(session, principal, plan_id)
     goal = await visible_goal(session, view, plan_id, goal_id, lock=True, entered_in_error_too=True)
     ensure_owns(principal, goal.owner_side, "goal")
-    if goal.entered_in_error_at is not None:
-        raise Conflict("This goal is already entered in error.")
+    mark_in_error(goal, principal.sub, reason, "goal")  # 409 before 412, as ever
     ensure_version(goal.version, expected_version)
-    goal.entered_in_error_at = func.now()
-    goal.entered_in_error_reason = reason
-    goal.entered_in_error_by_sub = principal.sub
     goal.version += 1
     await session.flush()
     await feed.record(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import ensure_owns, note_internal_to, note_sensitivity, side_of
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.errors import Conflict, NotFound
+from carework.edits import mark_in_error
+from carework.errors import NotFound
 from carework.feed import outbox as feed
 from carework.goals.service import visible_goal
 from carework.notes.models import Note
@@ -80,11 +81,7 @@ async def mark_entered_in_error(
         raise NotFound("No such note.")
     touch(resource=("note", note.id))
     ensure_owns(principal, note.author_side, "note")
-    if note.entered_in_error_at is not None:
-        raise Conflict("This note is already entered in error.")
-    note.entered_in_error_at = func.now()
-    note.entered_in_error_reason = reason
-    note.entered_in_error_by_sub = principal.sub
+    mark_in_error(note, principal.sub, reason, "note")
     await session.flush()
     await feed.record(
         session, principal, type="note.entered_in_error", plan_id=plan_id,

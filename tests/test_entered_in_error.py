@@ -10,9 +10,9 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from carework.activities.models import Activity
-from carework.goals.models import Goal
-from carework.notes.models import Note
+from carework.models.activity import Activity
+from carework.models.goal import Goal
+from carework.models.note import Note
 from tests.domain_helpers import (
     add_activity,
     add_goal,

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import func
 
-from carework.db.base import EnteredInError
 from carework.errors import Conflict, RuleViolation
+from carework.models.base import EnteredInError
 
 S = TypeVar("S", bound=StrEnum)
 

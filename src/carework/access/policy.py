@@ -29,9 +29,9 @@ from sqlalchemy import (
 from carework.auth.principal import Principal
 from carework.consent.repository import scope_active
 from carework.errors import Conflict, Forbidden, NotFound
-from carework.patients.models import Patient
-from carework.plans.models import Plan
-from carework.team.models import CareTeamMember
+from carework.models.patient import Patient
+from carework.models.plan import Plan
+from carework.models.team import CareTeamMember
 from carework.vocab import (
     ActivityKind,
     ConsentEvidence,
@@ -409,7 +409,7 @@ def note_internal_to(visibility: Visibility | str, author_side: Side | str) -> s
 
 def change_visible(principal: Principal) -> ColumnElement[bool]:
     """SQL predicate on ``ChangeEvent``: the ``View`` rules, for reading events in bulk."""
-    from carework.feed.models import ChangeEvent  # the feed builds on this module
+    from carework.models.change_event import ChangeEvent  # the feed builds on this module
 
     side = side_of(principal)
     in_scope = ChangeEvent.plan_id.in_(select(Plan.id).where(plan_scope(principal)))

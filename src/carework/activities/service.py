@@ -15,7 +15,6 @@ from carework.access.policy import (
     ensure_owns,
     kind_fits,
 )
-from carework.activities.models import Activity
 from carework.activities.schemas import ActivityCreate, ActivityUpdate
 from carework.agreements import service as agreements
 from carework.audit.record import touch
@@ -24,8 +23,9 @@ from carework.concurrency import Versions, ensure_version
 from carework.edits import ensure_move, mark_in_error, sent_changes
 from carework.errors import NotFound, RuleViolation
 from carework.feed import outbox as feed
-from carework.goals.models import Goal
-from carework.plans.models import Plan
+from carework.models.activity import Activity
+from carework.models.goal import Goal
+from carework.models.plan import Plan
 from carework.plans.service import plan_for_reading, plan_for_writing
 from carework.vocab import IPS_KINDS, ActivityKind, ActivityStatus, JobOutcome, Side
 

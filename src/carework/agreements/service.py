@@ -25,13 +25,13 @@ from carework.access.policy import (
     side_of,
     view_for,
 )
-from carework.activities.models import Activity
-from carework.agreements.models import Agreement
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
 from carework.feed import outbox as feed
-from carework.goals.models import Goal
+from carework.models.activity import Activity
+from carework.models.agreement import Agreement
+from carework.models.goal import Goal
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open
 from carework.plans.view import PlanJson, read_item

@@ -7,18 +7,18 @@ from fastapi import Depends, Header, Response
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carework.activities.models import Activity
 from carework.activities.schemas import ActivityRead
 from carework.concurrency import etag
-from carework.consent.models import Consent
 from carework.consent.schemas import ConsentRead
 from carework.db.session import request_session
-from carework.feed.models import ChangeEvent
 from carework.feed.schemas import Actor, ChangeEventRead
 from carework.feed.service import encode_cursor
 from carework.goals.schemas import GoalRead
+from carework.models.activity import Activity
+from carework.models.change_event import ChangeEvent
+from carework.models.consent import Consent
+from carework.models.plan import Plan
 from carework.notes.schemas import NoteRead
-from carework.plans.models import Plan
 from carework.plans.schemas import PatientRef, PlanSummary
 from carework.plans.service import GoalView, PlanView
 from carework.plans.view import PlanJson

@@ -36,9 +36,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carework.audit.models import AuditChainHead, AuditEvent
 from carework.audit.record import AuditRecord
 from carework.db import direct
+from carework.models.audit import AuditChainHead, AuditEvent
 
 SHARED_CHAINS = 16
 

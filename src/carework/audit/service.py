@@ -10,8 +10,8 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.audit import chain
-from carework.audit.models import AuditEvent
 from carework.auth.principal import Principal
+from carework.models.audit import AuditEvent
 from carework.pagination import decode_cursor, encode_cursor
 from carework.plans import repository as plans
 

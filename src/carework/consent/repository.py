@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.selectable import LateralFromClause
 
-from carework.consent.models import Consent
-from carework.plans.models import Plan
+from carework.models.consent import Consent
+from carework.models.plan import Plan
 from carework.vocab import ConsentScope
 
 

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from carework.access.policy import ensure_may_grant_consent
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.consent.models import Consent
 from carework.consent.repository import is_active
 from carework.consent.schemas import PatientConsentCreate, RecordedConsentCreate
 from carework.errors import NotFound, RuleViolation
 from carework.feed import outbox as feed
+from carework.models.consent import Consent
+from carework.models.plan import Plan
 from carework.plans import repository as plans
-from carework.plans.models import Plan
 from carework.plans.service import plan_for_reading, plan_for_writing
 from carework.vocab import ConsentEvidence, ConsentScope
 

@@ -24,7 +24,6 @@ from carework.access.policy import (
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.errors import NotFound
-from carework.evaluations.models import Evaluation, GoalEvaluation
 from carework.evaluations.schemas import (
     AchievementHistory,
     AchievementRead,
@@ -35,13 +34,14 @@ from carework.evaluations.schemas import (
     PlanStatusRead,
 )
 from carework.feed import outbox as feed
-from carework.feed.models import ChangeEvent
-from carework.goals.models import Goal
 from carework.goals.service import visible_goal
+from carework.models.change_event import ChangeEvent
+from carework.models.goal import Goal
+from carework.models.patient import Patient
+from carework.models.plan import Plan
+from carework.models.review import Evaluation, GoalEvaluation
 from carework.pagination import KeyPart, decode_key, page
-from carework.patients.models import Patient
 from carework.plans import repository as plans
-from carework.plans.models import Plan
 from carework.plans.service import ensure_open, plan_for_reading, view_of
 from carework.vocab import OPEN_PLAN_STATUSES
 

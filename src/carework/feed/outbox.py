@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.auth.principal import Principal
 from carework.db import direct
-from carework.feed.models import ChangeEvent
+from carework.models.change_event import ChangeEvent
 
 _table: Table = ChangeEvent.__table__  # type: ignore[assignment]
 _COLUMNS = (

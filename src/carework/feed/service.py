@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from carework.access.policy import change_visible
 from carework.auth.principal import Principal
 from carework.errors import RuleViolation
-from carework.feed.models import ChangeEvent
+from carework.models.change_event import ChangeEvent
 from carework.plans.service import plan_for_reading
 
 

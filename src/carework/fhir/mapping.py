@@ -21,13 +21,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from carework.activities.models import Activity
-from carework.goals.models import Goal
-from carework.notes.models import Note
-from carework.patients.models import Patient
-from carework.plans.models import Plan
+from carework.models.activity import Activity
+from carework.models.goal import Goal
+from carework.models.note import Note
+from carework.models.patient import Patient
+from carework.models.plan import Plan
+from carework.models.team import CareTeamMember
 from carework.plans.service import GoalView, PlanView
-from carework.team.models import CareTeamMember
 from carework.vocab import (
     Achievement,
     ActivityKind,

@@ -31,9 +31,9 @@ from carework.db import direct
 from carework.edits import ensure_move, mark_in_error, sent_changes
 from carework.errors import NotFound
 from carework.feed import outbox as feed
-from carework.goals.models import Goal
 from carework.goals.schemas import GoalCreate, GoalUpdate, PatientGoalProposal
-from carework.notes.models import Note
+from carework.models.goal import Goal
+from carework.models.note import Note
 from carework.plans import repository as plans
 from carework.plans.service import GoalView, ensure_open, plan_for_reading, plan_for_writing
 from carework.plans.view import PlanJson, goal_object

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.auth.principal import Principal
 from carework.errors import RuleViolation
-from carework.idempotency.models import IdempotencyKey
+from carework.models.idempotency import IdempotencyKey
 
 TTL = timedelta(hours=24)
 #: Response headers worth replaying; the rest (date, request id) belong to the retry.

@@ -31,13 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from carework.access.policy import ACTIVITY_KINDS, audited_unit, own_unit
-from carework.activities.models import Activity
 from carework.auth.principal import Principal
 from carework.errors import RuleViolation
-from carework.evaluations.models import Evaluation
-from carework.goals.models import Goal
 from carework.indicators.schemas import IndicatorRead, IndicatorReport
-from carework.plans.models import Plan
+from carework.models.activity import Activity
+from carework.models.goal import Goal
+from carework.models.plan import Plan
+from carework.models.review import Evaluation
 from carework.vocab import (
     IPS_KINDS,
     ActivityKind,

@@ -23,7 +23,6 @@ from carework.concurrency import Versions, ensure_version
 from carework.edits import sent_changes
 from carework.errors import Conflict, NotFound, RuleViolation
 from carework.feed import outbox as feed
-from carework.meetings.models import Meeting
 from carework.meetings.schemas import (
     MeetingAction,
     MeetingCreate,
@@ -33,6 +32,7 @@ from carework.meetings.schemas import (
     MeetingReleased,
     MeetingUpdate,
 )
+from carework.models.meeting import Meeting
 from carework.pagination import decode_cursor, page
 from carework.plans import repository as plans
 from carework.plans.service import plan_for_reading, plan_for_writing, view_of

@@ -14,7 +14,7 @@ from carework.edits import mark_in_error
 from carework.errors import NotFound
 from carework.feed import outbox as feed
 from carework.goals.service import visible_goal
-from carework.notes.models import Note
+from carework.models.note import Note
 from carework.plans import repository as plans
 from carework.plans.service import plan_for_writing
 from carework.vocab import Visibility

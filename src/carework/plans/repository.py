@@ -29,17 +29,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import UserDefinedType
 
 from carework.access.policy import anyone_with, change_visible, plan_scope, scope_params
-from carework.agreements.models import Agreement
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.consent.repository import active_scopes_lateral
 from carework.db import direct
-from carework.db.base import Base
 from carework.errors import NotFound
-from carework.feed.models import ChangeEvent
-from carework.patients.models import Patient
-from carework.plans.models import Plan
-from carework.receipts.models import PlanSeen
+from carework.models.agreement import Agreement
+from carework.models.base import Base
+from carework.models.change_event import ChangeEvent
+from carework.models.patient import Patient
+from carework.models.plan import Plan
+from carework.models.receipt import PlanSeen
 from carework.vocab import OPEN_PLAN_STATUSES, ConsentScope, PlanStatus, Role
 
 T = TypeVar("T", bound=Base)

@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import View, side_of, units_for_new_plan, view_for
-from carework.activities.models import Activity
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
@@ -23,14 +22,15 @@ from carework.consent.repository import active_scopes
 from carework.edits import ensure_move, sent_changes
 from carework.errors import Conflict, RuleViolation
 from carework.feed import outbox as feed
-from carework.goals.models import Goal
-from carework.notes.models import Note
+from carework.models.activity import Activity
+from carework.models.goal import Goal
+from carework.models.note import Note
+from carework.models.patient import Patient
+from carework.models.plan import Plan
+from carework.models.team import CareTeamMember
 from carework.pagination import decode_cursor, encode_cursor
-from carework.patients.models import Patient
 from carework.plans import repository
-from carework.plans.models import Plan
 from carework.plans.schemas import PlanCreate, PlanUpdate
-from carework.team.models import CareTeamMember
 from carework.vocab import OPEN_PLAN_STATUSES, PlanStatus
 
 PLAN_TRANSITIONS: dict[PlanStatus, frozenset[PlanStatus]] = {

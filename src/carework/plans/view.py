@@ -41,25 +41,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from carework.access.policy import SqlView, anyone_with, plan_scope, scope_params, sql_view_for
-from carework.activities.models import Activity
 from carework.activities.schemas import ActivityRead
-from carework.agreements.models import Agreement
 from carework.agreements.schemas import AgreementRead
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.consent.repository import active_scopes_lateral
 from carework.db import direct
 from carework.errors import NotFound
-from carework.goals.models import Goal
 from carework.goals.schemas import GoalRead
-from carework.notes.models import Note
+from carework.models.activity import Activity
+from carework.models.agreement import Agreement
+from carework.models.goal import Goal
+from carework.models.note import Note
+from carework.models.patient import Patient
+from carework.models.plan import Plan
+from carework.models.receipt import ItemSeen
+from carework.models.team import CareTeamMember
 from carework.notes.schemas import NoteRead
-from carework.patients.models import Patient
-from carework.plans.models import Plan
 from carework.plans.schemas import PatientRef
-from carework.receipts.models import ItemSeen
 from carework.receipts.schemas import SeenRead
-from carework.team.models import CareTeamMember
 from carework.vocab import OPEN_PLAN_STATUSES, ActivityKind, GoalStatus, Role
 
 EMPTY_LIST: ColumnElement[Any] = literal_column("'[]'::json")

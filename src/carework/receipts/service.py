@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from carework.access.policy import anyone_with, side_of, sql_view_for
-from carework.activities.models import Activity
 from carework.auth.principal import Principal
-from carework.goals.models import Goal
+from carework.models.activity import Activity
+from carework.models.goal import Goal
+from carework.models.receipt import ItemSeen, PlanSeen
 from carework.plans import repository as plans
 from carework.plans.view import in_use
-from carework.receipts.models import ItemSeen, PlanSeen
 from carework.vocab import Role
 
 _PLAN = bindparam("plan_id", type_=Uuid)

@@ -12,8 +12,8 @@ from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.errors import Conflict
 from carework.feed import outbox as feed
+from carework.models.team import CareTeamMember
 from carework.plans.service import plan_for_writing
-from carework.team.models import CareTeamMember
 from carework.team.schemas import TeamMemberCreate
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carework.db.base import Base, in_check
+from carework.models.base import Base, in_check
 from carework.vocab import Side, values
 
 

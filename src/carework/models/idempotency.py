@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, LargeBinary, PrimaryKeyConstraint, SmallInteger
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carework.db.base import Base
+from carework.models.base import Base
 
 
 class IdempotencyKey(Base):

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carework.db.base import Base, in_check
+from carework.models.base import Base, in_check
 from carework.vocab import Side, values
 
 SENSITIVITIES = ("general", "treatment", "treatment_note")

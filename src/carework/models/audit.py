@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, Index, PrimaryKeyConstraint, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carework.db.base import Base
+from carework.models.base import Base
 
 
 class AuditEvent(Base):

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carework.db.base import Base, created_at, uuid_pk
+from carework.models.base import Base, created_at, uuid_pk
 
 
 class Patient(Base):

@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, St
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carework.db.base import Base, created_at, in_check, updated_at, uuid_pk
+from carework.models.base import Base, created_at, in_check, updated_at, uuid_pk
 from carework.vocab import MinutesStatus, Side, values
 
 

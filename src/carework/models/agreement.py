@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carework.db.base import Base, created_at, in_check, uuid_pk
+from carework.models.base import Base, created_at, in_check, uuid_pk
 from carework.vocab import Side, values
 
 ITEM_TYPES = ("goal", "activity")

@@ -7,7 +7,7 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carework.db.base import Base, created_at, in_check, uuid_pk
+from carework.models.base import Base, created_at, in_check, uuid_pk
 from carework.vocab import ConsentEvidence, ConsentScope, values
 
 _SCOPES = "ARRAY[" + ", ".join(f"'{s}'" for s in values(ConsentScope)) + "]::varchar[]"

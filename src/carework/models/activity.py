@@ -6,7 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carework.db.base import Base, EnteredInError, created_at, in_check, updated_at, uuid_pk
+from carework.models.base import Base, EnteredInError, created_at, in_check, updated_at, uuid_pk
 from carework.vocab import ActivityKind, ActivityStatus, JobOutcome, Side, values
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from carework.access.sensitivity import GENERAL
 from carework.auth.principal import Principal
 from carework.feed import outbox
-from carework.vocab import Role
+from carework.vocab import EventType, Role
 from tests.domain_helpers import (
     add_activity,
     add_goal,
@@ -380,8 +381,8 @@ async def test_a_change_committed_after_the_look_counts_though_it_began_before(
         world.clinician.sub, world.clinician.name, Role.clinician, world.clinician.org, None
     )
     event = outbox.event_params(
-        clinician, type="plan.updated", plan_id=uuid.UUID(plan_id),
-        resource=("plan", uuid.UUID(plan_id)), version=2,
+        clinician, type=EventType.plan_updated, plan_id=uuid.UUID(plan_id),
+        resource=("plan", uuid.UUID(plan_id)), of=GENERAL, version=2,
     )  # fmt: skip
     async with app.state.engine.connect() as slow:
         # The clinician's change: its transaction (and its event's time) starts now ...

@@ -129,5 +129,43 @@ class ConsentEvidence(StrEnum):
     written = "written"
 
 
+class Sensitivity(StrEnum):
+    """How a change event is classed, which decides who may read it in the feed: ``general``
+    for everyone in scope; ``treatment`` for NAV only under consent to treatment goals;
+    ``treatment_note`` only under consent to treatment notes as well."""
+
+    general = "general"
+    treatment = "treatment"
+    treatment_note = "treatment_note"
+
+
+class EventType(StrEnum):
+    """Every kind of change the outbox records (``resource.what_happened``)."""
+
+    plan_created = "plan.created"
+    plan_updated = "plan.updated"
+    plan_reviewed = "plan.reviewed"
+    goal_created = "goal.created"
+    goal_updated = "goal.updated"
+    goal_entered_in_error = "goal.entered_in_error"
+    goal_agreed = "goal.agreed"
+    goal_agreement_withdrawn = "goal.agreement_withdrawn"
+    goal_agreements_cleared = "goal.agreements_cleared"
+    activity_created = "activity.created"
+    activity_updated = "activity.updated"
+    activity_entered_in_error = "activity.entered_in_error"
+    activity_agreed = "activity.agreed"
+    activity_agreement_withdrawn = "activity.agreement_withdrawn"
+    activity_agreements_cleared = "activity.agreements_cleared"
+    note_added = "note.added"
+    note_entered_in_error = "note.entered_in_error"
+    consent_granted = "consent.granted"
+    consent_revoked = "consent.revoked"
+    team_member_added = "team.member_added"
+    meeting_created = "meeting.created"
+    meeting_updated = "meeting.updated"
+    meeting_released = "meeting.released"
+
+
 def values(enum: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in enum)

@@ -40,6 +40,7 @@ from carework.vocab import (
     GoalStatus,
     MinutesStatus,
     Role,
+    Sensitivity,
     Side,
     TeamRole,
     Visibility,
@@ -331,7 +332,8 @@ def sees_minutes(
 ) -> bool:
     """Minutes stay the writing side's draft until released. Released minutes of a DPS
     meeting are health information: NAV reads them only as it reads notes on treatment goals
-    (the same consent), so the minutes and the feed (``minutes_sensitivity``) agree."""
+    (the same consent), so the minutes and the feed (``sensitivity.of_meeting_minutes``)
+    agree."""
     if Side(created_by_side) is view.side:
         return True
     if MinutesStatus(minutes_status) is not MinutesStatus.released:
@@ -339,11 +341,6 @@ def sees_minutes(
     if Side(created_by_side) is Side.dps:
         return view.sees_note(Visibility.shared, Side.dps, GoalDomain.treatment)
     return True
-
-
-def minutes_sensitivity(created_by_side: Side | str) -> str:
-    """How the release of a meeting's minutes is classed in the change feed."""
-    return "treatment_note" if Side(created_by_side) is Side.dps else "general"
 
 
 # --- reviews and quality indicators -----------------------------------------------------------
@@ -387,26 +384,6 @@ def audited_unit(principal: Principal, org: str | None) -> ColumnElement[bool]:
 # --- the same rules for set-based reads (change feed, history) --------------------------------
 
 
-def goal_sensitivity(domain: GoalDomain | str) -> str:
-    """How a change to this item is classed in the change feed (see ``change_visible``)."""
-    return "treatment" if GoalDomain(domain) is GoalDomain.treatment else "general"
-
-
-def activity_sensitivity(responsible_side: Side | str, goal_domain: str | None) -> str:
-    treatment = Side(responsible_side) is Side.dps or (
-        goal_domain is not None and GoalDomain(goal_domain) is GoalDomain.treatment
-    )
-    return "treatment" if treatment else "general"
-
-
-def note_sensitivity(goal_domain: GoalDomain | str) -> str:
-    return "treatment_note" if GoalDomain(goal_domain) is GoalDomain.treatment else "general"
-
-
-def note_internal_to(visibility: Visibility | str, author_side: Side | str) -> str | None:
-    return Side(author_side).value if Visibility(visibility) is Visibility.internal else None
-
-
 def change_visible(principal: Principal) -> ColumnElement[bool]:
     """SQL predicate on ``ChangeEvent``: the ``View`` rules, for reading events in bulk."""
     from carework.models.change_event import ChangeEvent  # the feed builds on this module
@@ -422,9 +399,9 @@ def change_visible(principal: Principal) -> ColumnElement[bool]:
         in_scope,
         not_internal,
         or_(
-            ChangeEvent.sensitivity == "general",
-            and_(ChangeEvent.sensitivity == "treatment", goals),
-            and_(ChangeEvent.sensitivity == "treatment_note", notes),
+            ChangeEvent.sensitivity == Sensitivity.general.value,
+            and_(ChangeEvent.sensitivity == Sensitivity.treatment.value, goals),
+            and_(ChangeEvent.sensitivity == Sensitivity.treatment_note.value, notes),
         ),
     )
 

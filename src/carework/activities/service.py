@@ -8,9 +8,9 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carework.access import sensitivity
 from carework.access.policy import (
     View,
-    activity_sensitivity,
     ensure_may_run_activity,
     ensure_owns,
     kind_fits,
@@ -27,7 +27,7 @@ from carework.models.activity import Activity
 from carework.models.goal import Goal
 from carework.models.plan import Plan
 from carework.plans.service import plan_for_reading, plan_for_writing
-from carework.vocab import IPS_KINDS, ActivityKind, ActivityStatus, JobOutcome, Side
+from carework.vocab import IPS_KINDS, ActivityKind, ActivityStatus, EventType, JobOutcome, Side
 
 ACTIVITY_TRANSITIONS: dict[ActivityStatus, frozenset[ActivityStatus]] = {
     ActivityStatus.planned: frozenset(
@@ -136,7 +136,7 @@ async def add_activity(
     session.add(activity)
     touch(resource=("activity", activity.id))
     await session.flush()
-    await _record(session, principal, "activity.created", activity, [])
+    await _record(session, principal, EventType.activity_created, activity, [])
     return activity
 
 
@@ -178,26 +178,37 @@ async def update_activity(
         setattr(activity, field, value)
     activity.version += 1
     await session.flush()
-    await _record(session, principal, "activity.updated", activity, sorted(changes))
+    await _record(session, principal, EventType.activity_updated, activity, sorted(changes))
     return activity
 
 
 async def _record(
-    session: AsyncSession, principal: Principal, type: str, activity: Activity, changed: list[str]
+    session: AsyncSession,
+    principal: Principal,
+    type: EventType,
+    activity: Activity,
+    changed: list[str],
 ) -> None:
-    sensitivity = activity_sensitivity(
+    of = sensitivity.of_activity(
         activity.responsible_side, await _goal_domain(session, activity.goal_id)
     )
     data: dict[str, object] = {"kind": activity.kind, "status": activity.status, "changed": changed}
-    if "outcome" in changed or (type == "activity.created" and activity.outcome is not None):
+    if "outcome" in changed or (
+        type is EventType.activity_created and activity.outcome is not None
+    ):
         data["outcome"] = activity.outcome  # IPS: where the job search got to (or null, cleared)
-    if activity.meeting_id is not None and type == "activity.created":
+    if activity.meeting_id is not None and type is EventType.activity_created:
         data["meeting_id"] = str(activity.meeting_id)
     await feed.record(
-        session, principal, type=type, plan_id=activity.plan_id,
-        resource=("activity", activity.id), version=activity.version, sensitivity=sensitivity,
+        session,
+        principal,
+        type=type,
+        plan_id=activity.plan_id,
+        resource=("activity", activity.id),
+        version=activity.version,
+        of=of,
         data=data,
-    )  # fmt: skip
+    )
 
 
 async def mark_entered_in_error(
@@ -220,10 +231,14 @@ async def mark_entered_in_error(
     activity.version += 1
     await session.flush()
     await feed.record(
-        session, principal, type="activity.entered_in_error", plan_id=plan_id,
-        resource=("activity", activity.id), version=activity.version,
-        sensitivity=activity_sensitivity(
+        session,
+        principal,
+        type=EventType.activity_entered_in_error,
+        plan_id=plan_id,
+        resource=("activity", activity.id),
+        version=activity.version,
+        of=sensitivity.of_activity(
             activity.responsible_side, await _goal_domain(session, activity.goal_id)
         ),
-    )  # fmt: skip
+    )
     return activity

@@ -17,14 +17,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carework.access import sensitivity
 from carework.access.policy import (
-    activity_sensitivity,
     ensure_may_agree_to_activity,
     ensure_may_agree_to_goal,
-    goal_sensitivity,
     side_of,
     view_for,
 )
+from carework.access.sensitivity import EventClass
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
@@ -35,6 +35,7 @@ from carework.models.goal import Goal
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open
 from carework.plans.view import PlanJson, read_item
+from carework.vocab import EventType
 
 ItemType = Literal["goal", "activity"]
 Item = Goal | Activity
@@ -57,10 +58,10 @@ def _type_of(item: Item) -> ItemType:
     return "goal" if isinstance(item, Goal) else "activity"
 
 
-async def _sensitivity(session: AsyncSession, item: Item) -> str:
+async def _event_class(session: AsyncSession, item: Item) -> EventClass:
     if isinstance(item, Goal):
-        return goal_sensitivity(item.domain)
-    return activity_sensitivity(item.responsible_side, await _goal_domain(session, item))
+        return sensitivity.of_goal(item.domain)
+    return sensitivity.of_activity(item.responsible_side, await _goal_domain(session, item))
 
 
 async def _goal_domain(session: AsyncSession, activity: Activity) -> str | None:
@@ -124,10 +125,15 @@ async def agree(
     conn = await session.connection()
     if (await conn.execute(stmt)).first() is not None:
         await feed.record(
-            session, principal, type=f"{item_type}.agreed", plan_id=item.plan_id,
-            resource=(item_type, item.id), version=item.version,
-            sensitivity=await _sensitivity(session, item), data={"party": party},
-        )  # fmt: skip
+            session,
+            principal,
+            type=EventType(f"{item_type}.agreed"),
+            plan_id=item.plan_id,
+            resource=(item_type, item.id),
+            version=item.version,
+            of=await _event_class(session, item),
+            data={"party": party},
+        )
     return await read_item(session, principal, item_type, item.id)
 
 
@@ -149,10 +155,15 @@ async def withdraw(
     conn = await session.connection()
     if (await conn.execute(stmt)).first() is not None:
         await feed.record(
-            session, principal, type=f"{item_type}.agreement_withdrawn", plan_id=item.plan_id,
-            resource=(item_type, item.id), version=item.version,
-            sensitivity=await _sensitivity(session, item), data={"party": party},
-        )  # fmt: skip
+            session,
+            principal,
+            type=EventType(f"{item_type}.agreement_withdrawn"),
+            plan_id=item.plan_id,
+            resource=(item_type, item.id),
+            version=item.version,
+            of=await _event_class(session, item),
+            data={"party": party},
+        )
     return await read_item(session, principal, item_type, item.id)
 
 
@@ -195,8 +206,12 @@ async def clear_on_substance(
     if not parties:
         return
     await feed.record(
-        session, principal, type=f"{item_type}.agreements_cleared", plan_id=item.plan_id,
-        resource=(item_type, item.id), version=item.version + 1,
-        sensitivity=await _sensitivity(session, item),
+        session,
+        principal,
+        type=EventType(f"{item_type}.agreements_cleared"),
+        plan_id=item.plan_id,
+        resource=(item_type, item.id),
+        version=item.version + 1,
+        of=await _event_class(session, item),
         data={"parties": parties, "changed": changed},
-    )  # fmt: skip
+    )

@@ -10,6 +10,7 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import ensure_may_grant_consent
+from carework.access.sensitivity import GENERAL
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.consent.repository import is_active
@@ -20,7 +21,7 @@ from carework.models.consent import Consent
 from carework.models.plan import Plan
 from carework.plans import repository as plans
 from carework.plans.service import plan_for_reading, plan_for_writing
-from carework.vocab import ConsentEvidence, ConsentScope
+from carework.vocab import ConsentEvidence, ConsentScope, EventType
 
 
 async def _grant(
@@ -48,9 +49,14 @@ async def _grant(
     touch(resource=("consent", consent.id))
     await session.flush()
     await feed.record(
-        session, principal, type="consent.granted", plan_id=plan_id,
-        resource=("consent", consent.id), data={"scopes": consent.scopes},
-    )  # fmt: skip
+        session,
+        principal,
+        type=EventType.consent_granted,
+        of=GENERAL,
+        plan_id=plan_id,
+        resource=("consent", consent.id),
+        data={"scopes": consent.scopes},
+    )
     return await _one(session, consent.id)
 
 
@@ -131,9 +137,14 @@ async def revoke(
     scopes = revoked.scalar_one_or_none()
     if scopes is not None:  # a second revocation changes nothing, and records nothing
         await feed.record(
-            session, principal, type="consent.revoked", plan_id=plan.id,
-            resource=("consent", consent_id), data={"scopes": scopes},
-        )  # fmt: skip
+            session,
+            principal,
+            type=EventType.consent_revoked,
+            of=GENERAL,
+            plan_id=plan.id,
+            resource=("consent", consent_id),
+            data={"scopes": scopes},
+        )
 
 
 async def revoke_own(session: AsyncSession, principal: Principal, consent_id: uuid.UUID) -> None:

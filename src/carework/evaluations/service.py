@@ -12,15 +12,16 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carework.access import sensitivity
 from carework.access.policy import (
     View,
     change_visible,
     ensure_may_assess,
-    goal_sensitivity,
     plan_scope,
     sees_review_summary,
     side_of,
 )
+from carework.access.sensitivity import GENERAL
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.errors import NotFound
@@ -43,7 +44,7 @@ from carework.models.review import Evaluation, GoalEvaluation
 from carework.pagination import KeyPart, decode_key, page
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open, plan_for_reading, view_of
-from carework.vocab import OPEN_PLAN_STATUSES
+from carework.vocab import OPEN_PLAN_STATUSES, EventType
 
 _OPEN = [s.value for s in OPEN_PLAN_STATUSES]
 
@@ -126,18 +127,31 @@ async def record_evaluation(
     for finding in body.goals:
         goal = goals[finding.goal_id]
         await feed.record(
-            session, principal, type="goal.updated", plan_id=plan.id,
-            resource=("goal", goal.id), version=goal.version,
-            sensitivity=goal_sensitivity(goal.domain),
+            session,
+            principal,
+            type=EventType.goal_updated,
+            plan_id=plan.id,
+            resource=("goal", goal.id),
+            version=goal.version,
+            of=sensitivity.of_goal(goal.domain),
             data={"domain": goal.domain, "status": goal.status, "changed": ["achievement_status"]},
-        )  # fmt: skip
+        )
     next_review = plan.next_review_date.isoformat() if plan.next_review_date else None
     await feed.record(
-        session, principal, type="plan.reviewed", plan_id=plan.id, resource=("plan", plan.id),
+        session,
+        principal,
+        type=EventType.plan_reviewed,
+        of=GENERAL,
+        plan_id=plan.id,
+        resource=("plan", plan.id),
         version=plan.version,
-        data={"evaluation_id": str(evaluation.id), "held_on": body.held_on.isoformat(),
-              "next_review_date": next_review, "status": plan.status},
-    )  # fmt: skip
+        data={
+            "evaluation_id": str(evaluation.id),
+            "held_on": body.held_on.isoformat(),
+            "next_review_date": next_review,
+            "status": plan.status,
+        },
+    )
     return _evaluation_read(evaluation, findings, view)
 
 

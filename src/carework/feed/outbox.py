@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, FromClause, Insert, Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carework.access.sensitivity import EventClass
 from carework.auth.principal import Principal
 from carework.db import direct
 from carework.models.change_event import ChangeEvent
+from carework.vocab import EventType
 
 _table: Table = ChangeEvent.__table__  # type: ignore[assignment]
 _COLUMNS = (
@@ -24,20 +26,21 @@ _INSERT = insert(_table).values({c: bindparam(f"e_{c}", type_=_table.c[c].type) 
 def event_params(
     principal: Principal,
     *,
-    type: str,
+    type: EventType,
     plan_id: uuid.UUID,
     resource: tuple[str, uuid.UUID],
+    of: EventClass,
     version: int | None = None,
-    sensitivity: str = "general",
-    internal_to: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The bind parameters of one change event (``e_<column>``)."""
+    """The bind parameters of one change event (``e_<column>``). Who may read it is ``of``,
+    from ``access.sensitivity``: required, so no event is readable by default."""
     values = {
-        "plan_id": plan_id, "type": type, "resource_type": resource[0],
+        "plan_id": plan_id, "type": type.value, "resource_type": resource[0],
         "resource_id": resource[1], "version": version, "actor_sub": principal.sub,
         "actor_name": principal.name, "actor_role": principal.role.value,
-        "sensitivity": sensitivity, "internal_to": internal_to, "data": data or {},
+        "sensitivity": of.sensitivity.value,
+        "internal_to": of.internal_to.value if of.internal_to else None, "data": data or {},
     }  # fmt: skip
     return {f"e_{name}": value for name, value in values.items()}
 
@@ -46,18 +49,17 @@ async def record(
     session: AsyncSession,
     principal: Principal,
     *,
-    type: str,
+    type: EventType,
     plan_id: uuid.UUID,
     resource: tuple[str, uuid.UUID],
+    of: EventClass,
     version: int | None = None,
-    sensitivity: str = "general",
-    internal_to: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
     """Append one change event to the current transaction: it commits with the change."""
     params = event_params(
-        principal, type=type, plan_id=plan_id, resource=resource, version=version,
-        sensitivity=sensitivity, internal_to=internal_to, data=data,
+        principal, type=type, plan_id=plan_id, resource=resource, of=of, version=version,
+        data=data,
     )  # fmt: skip
     await direct.fetch(session, _INSERT, params)
 

@@ -11,12 +11,12 @@ from sqlalchemy import Select, String, Text, Uuid, bindparam, cast, select, upda
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carework.access import sensitivity
 from carework.access.policy import (
     View,
     anyone_with,
     ensure_may_create_goal,
     ensure_owns,
-    goal_sensitivity,
     may_propose_only,
     owner_of,
     side_of,
@@ -37,7 +37,7 @@ from carework.models.note import Note
 from carework.plans import repository as plans
 from carework.plans.service import GoalView, ensure_open, plan_for_reading, plan_for_writing
 from carework.plans.view import PlanJson, goal_object
-from carework.vocab import GoalDomain, GoalStatus, Role
+from carework.vocab import EventType, GoalDomain, GoalStatus, Role
 
 #: Terminal states (achieved, not_achieved, cancelled) are final.
 GOAL_TRANSITIONS: dict[GoalStatus, frozenset[GoalStatus]] = {
@@ -122,10 +122,15 @@ async def _add_goal(
     touch(plan_id=plan_id, resource=("goal", goal.id))
     await session.flush()
     await feed.record(
-        session, principal, type="goal.created", plan_id=plan_id, resource=("goal", goal.id),
-        version=goal.version, sensitivity=goal_sensitivity(goal.domain),
+        session,
+        principal,
+        type=EventType.goal_created,
+        plan_id=plan_id,
+        resource=("goal", goal.id),
+        version=goal.version,
+        of=sensitivity.of_goal(goal.domain),
         data={"domain": goal.domain, "status": goal.status},
-    )  # fmt: skip
+    )
     return goal
 
 
@@ -186,11 +191,17 @@ async def update_goal(
     params = {f"new_{field}": value for field, value in changes.items()}
     params |= {"goal_id": goal.id, "consent_scopes": sorted(s.value for s in consent)}
     params |= feed.event_params(
-        principal, type="goal.updated", plan_id=plan_id, resource=("goal", goal_id),
-        sensitivity=goal_sensitivity(goal.domain),
-        data={"domain": goal.domain, "status": changes.get("status", goal.status),
-              "changed": sorted(changes)},
-    )  # fmt: skip
+        principal,
+        type=EventType.goal_updated,
+        plan_id=plan_id,
+        resource=("goal", goal_id),
+        of=sensitivity.of_goal(goal.domain),
+        data={
+            "domain": goal.domain,
+            "status": changes.get("status", goal.status),
+            "changed": sorted(changes),
+        },
+    )
     row = await direct.fetchrow(session, stmt, params)
     assert row is not None, "the goal is locked: the UPDATE finds it"
     version, answer = row
@@ -215,9 +226,14 @@ async def mark_entered_in_error(
     goal.version += 1
     await session.flush()
     await feed.record(
-        session, principal, type="goal.entered_in_error", plan_id=plan_id,
-        resource=("goal", goal.id), version=goal.version, sensitivity=goal_sensitivity(goal.domain),
-    )  # fmt: skip
+        session,
+        principal,
+        type=EventType.goal_entered_in_error,
+        plan_id=plan_id,
+        resource=("goal", goal.id),
+        version=goal.version,
+        of=sensitivity.of_goal(goal.domain),
+    )
     return await goal_view(session, view, goal)
 
 

@@ -8,13 +8,14 @@ import uuid
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carework.access import sensitivity
 from carework.access.policy import (
     View,
     ensure_may_change_meeting,
-    minutes_sensitivity,
     sees_minutes,
     side_of,
 )
+from carework.access.sensitivity import GENERAL
 from carework.activities.schemas import ActivityCreate
 from carework.activities.service import add_activity
 from carework.audit.record import touch
@@ -36,7 +37,7 @@ from carework.models.meeting import Meeting
 from carework.pagination import decode_cursor, page
 from carework.plans import repository as plans
 from carework.plans.service import plan_for_reading, plan_for_writing, view_of
-from carework.vocab import MinutesStatus, Side
+from carework.vocab import EventType, MinutesStatus, Side
 
 
 def shown(meeting: Meeting, view: View) -> MeetingRead:
@@ -83,10 +84,15 @@ async def create_meeting(
     touch(resource=("meeting", meeting.id))
     await session.flush()
     await feed.record(
-        session, principal, type="meeting.created", plan_id=plan.id,
-        resource=("meeting", meeting.id), version=meeting.version,
+        session,
+        principal,
+        type=EventType.meeting_created,
+        of=GENERAL,
+        plan_id=plan.id,
+        resource=("meeting", meeting.id),
+        version=meeting.version,
         data={"scheduled_at": meeting.scheduled_at.isoformat()},
-    )  # fmt: skip
+    )
     return shown(meeting, view)
 
 
@@ -145,10 +151,15 @@ async def update_meeting(
     meeting.version += 1
     await session.flush()
     await feed.record(
-        session, principal, type="meeting.updated", plan_id=plan_id,
-        resource=("meeting", meeting.id), version=meeting.version,
+        session,
+        principal,
+        type=EventType.meeting_updated,
+        of=GENERAL,
+        plan_id=plan_id,
+        resource=("meeting", meeting.id),
+        version=meeting.version,
         data={"changed": sorted(changes)},
-    )  # fmt: skip
+    )
     return shown(meeting, view)
 
 
@@ -176,11 +187,15 @@ async def release_minutes(
     await session.flush()
     await session.refresh(meeting, ["released_at"])
     await feed.record(
-        session, principal, type="meeting.released", plan_id=plan_id,
-        resource=("meeting", meeting.id), version=meeting.version,
-        sensitivity=minutes_sensitivity(meeting.created_by_side),
+        session,
+        principal,
+        type=EventType.meeting_released,
+        plan_id=plan_id,
+        resource=("meeting", meeting.id),
+        version=meeting.version,
+        of=sensitivity.of_meeting_minutes(meeting.created_by_side),
         data={"actions": len(body.actions)},
-    )  # fmt: skip
+    )
     activity_ids = []
     for action in body.actions:
         activity = await add_activity(

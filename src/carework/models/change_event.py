@@ -20,9 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carework.models.base import Base, in_check
-from carework.vocab import Side, values
-
-SENSITIVITIES = ("general", "treatment", "treatment_note")
+from carework.vocab import Sensitivity, Side, values
 
 
 class ChangeEvent(Base):
@@ -31,7 +29,7 @@ class ChangeEvent(Base):
     __tablename__ = "change_event"
     __table_args__ = (
         PrimaryKeyConstraint("occurred_at", "id"),
-        CheckConstraint(in_check("sensitivity", SENSITIVITIES), name="sensitivity"),
+        CheckConstraint(in_check("sensitivity", values(Sensitivity)), name="sensitivity"),
         CheckConstraint(
             f"internal_to IS NULL OR {in_check('internal_to', values(Side))}", name="internal_to"
         ),

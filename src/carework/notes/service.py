@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carework.access.policy import ensure_owns, note_internal_to, note_sensitivity, side_of
+from carework.access import sensitivity
+from carework.access.policy import ensure_owns, side_of
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.edits import mark_in_error
@@ -17,7 +18,7 @@ from carework.goals.service import visible_goal
 from carework.models.note import Note
 from carework.plans import repository as plans
 from carework.plans.service import plan_for_writing
-from carework.vocab import Visibility
+from carework.vocab import EventType, Visibility
 
 
 async def add_note(
@@ -45,11 +46,14 @@ async def add_note(
     touch(resource=("note", note.id))
     await session.flush()
     await feed.record(
-        session, principal, type="note.added", plan_id=plan_id, resource=("note", note.id),
-        sensitivity=note_sensitivity(goal.domain),
-        internal_to=note_internal_to(note.visibility, note.author_side),
+        session,
+        principal,
+        type=EventType.note_added,
+        plan_id=plan_id,
+        resource=("note", note.id),
+        of=sensitivity.of_note(goal.domain, note.visibility, note.author_side),
         data={"goal_id": str(goal.id), "visibility": note.visibility},
-    )  # fmt: skip
+    )
     return note
 
 
@@ -84,8 +88,11 @@ async def mark_entered_in_error(
     mark_in_error(note, principal.sub, reason, "note")
     await session.flush()
     await feed.record(
-        session, principal, type="note.entered_in_error", plan_id=plan_id,
-        resource=("note", note.id), sensitivity=note_sensitivity(goal.domain),
-        internal_to=note_internal_to(note.visibility, note.author_side),
-    )  # fmt: skip
+        session,
+        principal,
+        type=EventType.note_entered_in_error,
+        plan_id=plan_id,
+        resource=("note", note.id),
+        of=sensitivity.of_note(goal.domain, note.visibility, note.author_side),
+    )
     return note

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import View, side_of, units_for_new_plan, view_for
+from carework.access.sensitivity import GENERAL
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
@@ -31,7 +32,7 @@ from carework.models.team import CareTeamMember
 from carework.pagination import decode_cursor, encode_cursor
 from carework.plans import repository
 from carework.plans.schemas import PlanCreate, PlanUpdate
-from carework.vocab import OPEN_PLAN_STATUSES, PlanStatus
+from carework.vocab import OPEN_PLAN_STATUSES, EventType, PlanStatus
 
 PLAN_TRANSITIONS: dict[PlanStatus, frozenset[PlanStatus]] = {
     PlanStatus.draft: frozenset({PlanStatus.active, PlanStatus.closed}),
@@ -155,9 +156,15 @@ async def create_plan(session: AsyncSession, principal: Principal, body: PlanCre
     )
     await session.flush()
     await feed.record(
-        session, principal, type="plan.created", plan_id=plan.id, resource=("plan", plan.id),
-        version=plan.version, data={"status": plan.status},
-    )  # fmt: skip
+        session,
+        principal,
+        type=EventType.plan_created,
+        of=GENERAL,
+        plan_id=plan.id,
+        resource=("plan", plan.id),
+        version=plan.version,
+        data={"status": plan.status},
+    )
     return plan
 
 
@@ -273,9 +280,15 @@ async def update_plan(
     plan.version += 1
     await session.flush()
     await feed.record(
-        session, principal, type="plan.updated", plan_id=plan.id, resource=("plan", plan.id),
-        version=plan.version, data={"changed": sorted(changes), "status": plan.status},
-    )  # fmt: skip
+        session,
+        principal,
+        type=EventType.plan_updated,
+        of=GENERAL,
+        plan_id=plan.id,
+        resource=("plan", plan.id),
+        version=plan.version,
+        data={"changed": sorted(changes), "status": plan.status},
+    )
     return plan
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import ensure_may_add_member
+from carework.access.sensitivity import GENERAL
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.errors import Conflict
@@ -15,6 +16,7 @@ from carework.feed import outbox as feed
 from carework.models.team import CareTeamMember
 from carework.plans.service import plan_for_writing
 from carework.team.schemas import TeamMemberCreate
+from carework.vocab import EventType
 
 
 async def add_member(
@@ -43,7 +45,12 @@ async def add_member(
         raise Conflict("This person is already on the care team.")
     touch(resource=("team_member", member.id))
     await feed.record(
-        session, principal, type="team.member_added", plan_id=plan.id,
-        resource=("team_member", member.id), data={"role": member.role, "side": member.side},
-    )  # fmt: skip
+        session,
+        principal,
+        type=EventType.team_member_added,
+        of=GENERAL,
+        plan_id=plan.id,
+        resource=("team_member", member.id),
+        data={"role": member.role, "side": member.side},
+    )
     return member

@@ -15,7 +15,7 @@ from sqlalchemy import String, column, select, values
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from carework.access.policy import SqlView, View
+from carework.access.visibility import SqlView, View
 from carework.db.session import make_engine
 from carework.vocab import ConsentScope, GoalDomain, Side, Visibility
 

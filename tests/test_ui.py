@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
-from carework.ui import routes
+from carework.ui import care
 from tests.domain_helpers import (
     add_activity,
     add_goal,
@@ -633,7 +633,7 @@ async def test_clinician_reads_the_plans_access_log(
     assert "create_plan" in html
     assert "Neste side" not in html
 
-    monkeypatch.setattr(routes, "ACCESS_LOG_PER_PAGE", 2)
+    monkeypatch.setattr(care, "ACCESS_LOG_PER_PAGE", 2)
     html = await page(client, world.clinician, log_page)
     assert len(body_rows(html)) == 2
     assert "create_plan" not in html  # newest first: the creation is on the last page
@@ -721,7 +721,7 @@ async def test_patient_reads_shared_notes_and_writes_one(
 async def test_plan_list_pages(
     client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(routes, "PLANS_PER_PAGE", 2)
+    monkeypatch.setattr(care, "PLANS_PER_PAGE", 2)
     titles = [f"Plan nummer {n}" for n in range(3)]
     for title in titles:
         await plan_for_new_patient(client, world, title=title)

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from carework import __version__, ops
+from carework import __version__, ops, ui
 from carework.api import audit, dps, nav, patient
 from carework.auth.tokens import TokenVerifier
 from carework.config import Settings, get_settings
@@ -21,7 +21,6 @@ from carework.fhir import router as fhir
 from carework.logs import configure_logging
 from carework.middleware import AccessLogMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from carework.problem import install_problem_handlers
-from carework.ui import routes as ui
 
 log = logging.getLogger("carework")
 

@@ -117,7 +117,7 @@ async def _seed_plan(
             plan_id,
             GoalCreate(domain=domain, title=goal_title, target_date=_in(days)),
         )
-        created[domain] = goal.goal.id
+        created[domain] = goal.id
     if GoalDomain.treatment in created:
         treatment = created[GoalDomain.treatment]
         await notes.add_note(session, dps, plan_id, treatment, note, Visibility.shared)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from carework.access.policy import ensure_role
+from carework.access.roles import ensure_role
 from carework.auth.principal import Principal
 from carework.auth.tokens import TokenVerifier
 from carework.errors import MissingCredentials

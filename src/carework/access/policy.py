@@ -1,56 +1,25 @@
-"""Who may see and change what: object scope, ownership, consent and note visibility.
+"""Who may change what, and what each side may do: ownership, the kinds of activity each side
+runs, who names whom on the care team, who decides consent, who reads what record.
 
-Every rule of the access model lives here so that it can be read, reviewed and tested in one
-place. Repositories ask ``plan_scope`` for a SQL predicate (out of scope reads as not found);
-services ask the ``ensure_*`` functions before they write, and filter what they read through a
-``View``.
+Services ask the ``ensure_*`` functions before they write (403 with a problem body); the pages
+ask the ``may_*`` functions what to offer, so a button and its rule cannot disagree. What a
+caller may *read* is ``scope`` (which rows) and ``visibility`` (what of them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import (
-    ColumnElement,
-    SQLColumnExpression,
-    String,
-    and_,
-    any_,
-    bindparam,
-    exists,
-    false,
-    literal,
-    or_,
-    select,
-    true,
-)
-
+from carework.access.roles import side_of
+from carework.access.visibility import View
 from carework.auth.principal import Principal
-from carework.consent.repository import scope_active
 from carework.errors import Conflict, Forbidden, NotFound
-from carework.models.patient import Patient
-from carework.models.plan import Plan
-from carework.models.team import CareTeamMember
 from carework.vocab import (
     ActivityKind,
     ConsentEvidence,
-    ConsentScope,
     GoalDomain,
     GoalStatus,
-    MinutesStatus,
-    Role,
-    Sensitivity,
     Side,
     TeamRole,
-    Visibility,
 )
-
-SIDE_OF_ROLE: dict[Role, Side] = {
-    Role.clinician: Side.dps,
-    Role.nav_advisor: Side.nav,
-    Role.patient: Side.patient,
-}
 
 #: Clinicians own treatment; NAV owns work and education.
 OWNER_OF_DOMAIN: dict[GoalDomain, Side] = {
@@ -84,22 +53,16 @@ TEAM_ROLES: dict[TeamRole, Side] = {
 }
 
 
-def ensure_role(principal: Principal, role: Role) -> Principal:
-    """Each audience router serves exactly one role; any other gets 403."""
-    if principal.role is not role:
-        raise Forbidden(f"This endpoint is for the {role.value} role.")
-    return principal
-
-
-def side_of(principal: Principal) -> Side:
-    side = SIDE_OF_ROLE.get(principal.role)
-    if side is None:
-        raise Forbidden("This role takes no part in plans.")
-    return side
-
-
 def owner_of(domain: GoalDomain | str) -> Side:
     return OWNER_OF_DOMAIN[GoalDomain(domain)]
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+
+def may_create_plan(principal: Principal) -> bool:
+    """DPS and NAV open plans (each in its own unit or office); the patient does not."""
+    return side_of(principal) in (Side.dps, Side.nav)
 
 
 def units_for_new_plan(
@@ -107,9 +70,9 @@ def units_for_new_plan(
 ) -> tuple[str | None, str | None]:
     """A plan is created in the caller's own unit (or office): the caller's side may leave it
     out, and naming another one is 403 — no one opens plans in someone else's unit."""
-    side = side_of(principal)
-    if side is Side.patient:
+    if not may_create_plan(principal):
         raise Forbidden("Patients do not create plans.")
+    side = side_of(principal)
     own = dps_unit if side is Side.dps else nav_office
     if own is not None and own != principal.org:
         raise Forbidden(
@@ -120,65 +83,50 @@ def units_for_new_plan(
     return dps_unit, principal.org
 
 
-# --- object scope -------------------------------------------------------------------------
+# --- ownership ------------------------------------------------------------------------------
 
 
-def plan_scope(principal: Principal) -> ColumnElement[bool]:
-    """SQL predicate on ``Plan``: the plans this caller may know exist.
-
-    The caller's identifiers are named bind parameters and the predicate's shape depends on
-    the role alone, so a statement built with it can be kept and run for any caller of that
-    role with ``scope_params`` (see ``plans.view``)."""
-    side = SIDE_OF_ROLE.get(principal.role)
-    if side is Side.patient:
-        # A patient token without a national id matches nothing (``nid = NULL``).
-        own_patient = (
-            select(Patient.id)
-            .where(Patient.nid == bindparam("scope_pid", principal.pid, type_=String))
-            .scalar_subquery()
-        )
-        return Plan.patient_id == own_patient
-    if side is None:
-        return false()
-    unit = Plan.dps_unit if side is Side.dps else Plan.nav_office
-    named_on_team = exists().where(
-        CareTeamMember.plan_id == Plan.id,
-        CareTeamMember.side == side.value,
-        CareTeamMember.sub == bindparam("scope_sub", principal.sub, type_=String),
-    )
-    return or_(unit == bindparam("scope_org", principal.org, type_=String), named_on_team)
-
-
-def scope_params(principal: Principal) -> dict[str, str | None]:
-    """The values of ``plan_scope``'s parameters for this caller."""
-    return {"scope_pid": principal.pid, "scope_sub": principal.sub, "scope_org": principal.org}
-
-
-def anyone_with(role: Role) -> Principal:
-    """A caller with this role and no identity, to build a statement once per role. Run it
-    with ``scope_params`` of the real caller; left without them it matches no plan."""
-    return Principal(sub="", name="", role=role, org=None, pid=None)
-
-
-# --- ownership ----------------------------------------------------------------------------
+def may_change(principal: Principal, owner_side: Side | str) -> bool:
+    """No side edits the other side's items."""
+    return side_of(principal) is Side(owner_side)
 
 
 def ensure_owns(principal: Principal, owner_side: Side | str, what: str) -> None:
-    """No side edits the other side's items."""
-    if side_of(principal) is not Side(owner_side):
+    if not may_change(principal, owner_side):
         raise Forbidden(f"This {what} belongs to {Side(owner_side).value.upper()}.")
+
+
+def creatable_domains(principal: Principal) -> list[GoalDomain]:
+    """The goal domains the caller's side creates outright (the patient proposes any)."""
+    side = side_of(principal)
+    return [d for d in GoalDomain if side is Side.patient or owner_of(d) is side]
 
 
 def ensure_may_create_goal(principal: Principal, domain: GoalDomain) -> None:
     """The owning side creates goals; the patient only proposes them (see ``goal_starts_as``)."""
-    side = side_of(principal)
-    if side is not Side.patient and owner_of(domain) is not side:
+    if domain not in creatable_domains(principal):
         raise Forbidden(f"{domain.value.capitalize()} goals belong to {owner_of(domain).upper()}.")
+
+
+def may_propose_only(principal: Principal) -> bool:
+    """A patient's goal waits as ``proposed`` until the owning side accepts it."""
+    return side_of(principal) is Side.patient
+
+
+def activity_kinds(principal: Principal) -> list[ActivityKind]:
+    """The kinds of activity the caller's side runs, in the vocabulary's order."""
+    runs = ACTIVITY_KINDS.get(side_of(principal), frozenset())
+    return [kind for kind in ActivityKind if kind in runs]
+
+
+def kind_fits(side: Side | str, kind: ActivityKind) -> bool:
+    """Whether activities of this kind are run by this side (``ACTIVITY_KINDS``)."""
+    return kind in ACTIVITY_KINDS.get(Side(side), frozenset())
 
 
 def ensure_may_run_activity(principal: Principal, kind: ActivityKind) -> Side:
     side = side_of(principal)
-    if kind not in ACTIVITY_KINDS.get(side, frozenset()):
+    if not kind_fits(side, kind):
         raise Forbidden(f"Activities of kind {kind.value} are not run by {side.value.upper()}.")
     return side
 
@@ -191,22 +139,41 @@ def ensure_may_add_member(principal: Principal, member_role: TeamRole) -> Side:
     return member_side
 
 
-def ensure_may_grant_consent(principal: Principal, evidence: ConsentEvidence | None) -> None:
+# --- consent and the records of who did what ---------------------------------------------------
+
+
+def may_grant_consent(principal: Principal, evidence: ConsentEvidence | None) -> bool:
     """The patient grants for themself; a clinician records a consent given in person.
     NAV never grants. ``evidence`` None asks about revoking, which the same two may do."""
     side = side_of(principal)
-    if side is Side.patient and evidence in (None, ConsentEvidence.digital):
-        return
-    if side is Side.dps and evidence in (None, ConsentEvidence.verbal, ConsentEvidence.written):
-        return
-    raise Forbidden("Only the patient, or a clinician recording it in person, decides consent.")
+    if side is Side.patient:
+        return evidence in (None, ConsentEvidence.digital)
+    if side is Side.dps:
+        return evidence in (None, ConsentEvidence.verbal, ConsentEvidence.written)
+    return False
+
+
+def ensure_may_grant_consent(principal: Principal, evidence: ConsentEvidence | None) -> None:
+    if not may_grant_consent(principal, evidence):
+        raise Forbidden("Only the patient, or a clinician recording it in person, decides consent.")
+
+
+def may_read_consent_records(principal: Principal) -> bool:
+    """Who granted what, and when, is the clinic's record and the patient's own: NAV learns
+    only which scopes are active (``consent`` in its plan view)."""
+    return side_of(principal) in (Side.dps, Side.patient)
+
+
+def ensure_may_read_consent_records(principal: Principal) -> None:
+    if not may_read_consent_records(principal):
+        raise Forbidden("NAV reads which consent scopes are active, not the consent records.")
 
 
 def may_read_access_log(principal: Principal) -> bool:
     """Who read and changed a plan is the clinic's record, like who granted consent: the DPS
     side reads a plan's trail. The patient reads their own plan's (``audit.access_log``). NAV
     does not: the trail of reads and notes on treatment goals would tell what consent withholds."""
-    return SIDE_OF_ROLE.get(principal.role) is Side.dps
+    return side_of(principal) is Side.dps
 
 
 def ensure_may_read_access_log(principal: Principal) -> None:
@@ -214,110 +181,7 @@ def ensure_may_read_access_log(principal: Principal) -> None:
         raise Forbidden("A plan's access log is read by the DPS side.")
 
 
-def may_propose_only(principal: Principal) -> bool:
-    """A patient's goal waits as ``proposed`` until the owning side accepts it."""
-    return side_of(principal) is Side.patient
-
-
-# --- what a caller sees inside a plan in scope -------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """What one caller may see of one plan, given the consents active at this request."""
-
-    side: Side
-    consent: frozenset[ConsentScope]
-
-    def sees_goal(self, domain: GoalDomain | str) -> bool:
-        if GoalDomain(domain) is not GoalDomain.treatment or self.side is not Side.nav:
-            return True
-        return ConsentScope.treatment_goals in self.consent
-
-    def sees_activity(self, responsible_side: Side | str, goal_domain: str | None) -> bool:
-        """A DPS activity is treatment, and so is anything tied to a treatment goal."""
-        if goal_domain is not None and not self.sees_goal(goal_domain):
-            return False
-        if Side(responsible_side) is Side.dps:
-            return self.sees_goal(GoalDomain.treatment)
-        return True
-
-    def sees_note(
-        self, visibility: Visibility | str, author_side: Side | str, goal_domain: str
-    ) -> bool:
-        if not self.sees_goal(goal_domain):
-            return False
-        if Visibility(visibility) is Visibility.internal and Side(author_side) is not self.side:
-            return False
-        return not (
-            self.side is Side.nav
-            and GoalDomain(goal_domain) is GoalDomain.treatment
-            and ConsentScope.treatment_notes not in self.consent
-        )
-
-
-def view_for(principal: Principal, consent: frozenset[ConsentScope]) -> View:
-    return View(side=side_of(principal), consent=consent)
-
-
-@dataclass(frozen=True, slots=True)
-class SqlView:
-    """``View`` as SQL, for reading a whole plan in one statement: the same rules, applied to
-    columns. ``consent`` is an array expression of the scopes active at this request.
-    (tests/test_access_sql.py holds the two to the same answers for every combination.)"""
-
-    side: Side
-    consent: ColumnElement[Any]
-
-    def _consented(self, scope: ConsentScope) -> ColumnElement[bool]:
-        return literal(scope.value) == any_(self.consent)
-
-    def sees_goal(self, domain: SQLColumnExpression[str]) -> ColumnElement[bool]:
-        if self.side is not Side.nav:
-            return true()
-        return or_(
-            domain != GoalDomain.treatment.value, self._consented(ConsentScope.treatment_goals)
-        )
-
-    def sees_activity(
-        self,
-        responsible_side: SQLColumnExpression[str],
-        goal_domain: SQLColumnExpression[str | None],
-    ) -> ColumnElement[bool]:
-        if self.side is not Side.nav:
-            return true()
-        goals = self._consented(ConsentScope.treatment_goals)
-        return and_(
-            or_(goal_domain.is_(None), goal_domain != GoalDomain.treatment.value, goals),
-            or_(responsible_side != Side.dps.value, goals),
-        )
-
-    def sees_note(
-        self,
-        visibility: SQLColumnExpression[str],
-        author_side: SQLColumnExpression[str],
-        goal_domain: SQLColumnExpression[str],
-    ) -> ColumnElement[bool]:
-        own_or_shared = or_(visibility != Visibility.internal.value, author_side == self.side.value)
-        if self.side is not Side.nav:
-            return own_or_shared
-        treatment_notes = and_(
-            self._consented(ConsentScope.treatment_goals),
-            self._consented(ConsentScope.treatment_notes),
-        )
-        return and_(own_or_shared, or_(goal_domain != GoalDomain.treatment.value, treatment_notes))
-
-
-def sql_view_for(principal: Principal, consent: ColumnElement[Any]) -> SqlView:
-    return SqlView(side=side_of(principal), consent=consent)
-
-
-# --- joint meetings -----------------------------------------------------------------------------
-
-
-def kind_fits(side: Side | str, kind: ActivityKind) -> bool:
-    """Whether activities of this kind are run by this side (``ACTIVITY_KINDS``)."""
-    return kind in ACTIVITY_KINDS.get(Side(side), frozenset())
+# --- joint meetings and reviews -------------------------------------------------------------
 
 
 def ensure_may_change_meeting(principal: Principal, created_by_side: Side | str) -> None:
@@ -327,25 +191,6 @@ def ensure_may_change_meeting(principal: Principal, created_by_side: Side | str)
         raise Forbidden(f"This meeting was called by {Side(created_by_side).value.upper()}.")
 
 
-def sees_minutes(
-    view: View, created_by_side: Side | str, minutes_status: MinutesStatus | str
-) -> bool:
-    """Minutes stay the writing side's draft until released. Released minutes of a DPS
-    meeting are health information: NAV reads them only as it reads notes on treatment goals
-    (the same consent), so the minutes and the feed (``sensitivity.of_meeting_minutes``)
-    agree."""
-    if Side(created_by_side) is view.side:
-        return True
-    if MinutesStatus(minutes_status) is not MinutesStatus.released:
-        return False
-    if Side(created_by_side) is Side.dps:
-        return view.sees_note(Visibility.shared, Side.dps, GoalDomain.treatment)
-    return True
-
-
-# --- reviews and quality indicators -----------------------------------------------------------
-
-
 def ensure_may_assess(principal: Principal, owner_side: Side | str) -> None:
     """At a review each side assesses its own goals: how far a treatment goal has come is the
     clinician's finding, a work or education goal's the advisor's."""
@@ -353,60 +198,7 @@ def ensure_may_assess(principal: Principal, owner_side: Side | str) -> None:
         raise Forbidden(f"This goal is assessed by {Side(owner_side).value.upper()}, its owner.")
 
 
-def sees_review_summary(view: View, recorded_by_side: Side | str) -> bool:
-    """A review's summary written by DPS is health information: NAV reads it only as it reads
-    notes on treatment goals (the same consent). The review itself (when, by whom) and the
-    findings on goals NAV may see are not."""
-    if Side(recorded_by_side) is not Side.dps:
-        return True
-    return view.sees_note(Visibility.shared, Side.dps, GoalDomain.treatment)
-
-
-def own_unit(principal: Principal) -> ColumnElement[bool]:
-    """SQL predicate on ``Plan`` for quality indicators: the plans of the caller's own DPS unit
-    or NAV office. Not care-team membership: a unit measures its own work, and one
-    clinician named on another unit's plan must not open that unit's figures."""
-    side = side_of(principal)
-    if side is Side.patient or principal.org is None:
-        return false()
-    unit = Plan.dps_unit if side is Side.dps else Plan.nav_office
-    return unit == principal.org
-
-
-def audited_unit(principal: Principal, org: str | None) -> ColumnElement[bool]:
-    """The auditor's indicators: across every unit, or the one DPS unit or NAV office named."""
-    ensure_role(principal, Role.auditor)
-    if org is None:
-        return true()
-    return or_(Plan.dps_unit == org, Plan.nav_office == org)
-
-
-# --- the same rules for set-based reads (change feed, history) --------------------------------
-
-
-def change_visible(principal: Principal) -> ColumnElement[bool]:
-    """SQL predicate on ``ChangeEvent``: the ``View`` rules, for reading events in bulk."""
-    from carework.models.change_event import ChangeEvent  # the feed builds on this module
-
-    side = side_of(principal)
-    in_scope = ChangeEvent.plan_id.in_(select(Plan.id).where(plan_scope(principal)))
-    not_internal = or_(ChangeEvent.internal_to.is_(None), ChangeEvent.internal_to == side.value)
-    if side is not Side.nav:
-        return and_(in_scope, not_internal)
-    goals = scope_active(ChangeEvent.plan_id, ConsentScope.treatment_goals)
-    notes = and_(goals, scope_active(ChangeEvent.plan_id, ConsentScope.treatment_notes))
-    return and_(
-        in_scope,
-        not_internal,
-        or_(
-            ChangeEvent.sensitivity == Sensitivity.general.value,
-            and_(ChangeEvent.sensitivity == Sensitivity.treatment.value, goals),
-            and_(ChangeEvent.sensitivity == Sensitivity.treatment_note.value, notes),
-        ),
-    )
-
-
-# --- agreements and read receipts ---------------------------------------------------------------
+# --- agreements ---------------------------------------------------------------------------------
 
 
 def ensure_may_agree_to_goal(view: View, domain: str, status: str, in_error: bool) -> None:

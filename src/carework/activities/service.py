@@ -5,16 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access import sensitivity
-from carework.access.policy import (
-    View,
-    ensure_may_run_activity,
-    ensure_owns,
-    kind_fits,
-)
+from carework.access.policy import ensure_may_run_activity, ensure_owns, kind_fits
 from carework.activities.schemas import ActivityCreate, ActivityUpdate
 from carework.agreements import service as agreements
 from carework.audit.record import touch
@@ -26,7 +20,9 @@ from carework.feed import outbox as feed
 from carework.models.activity import Activity
 from carework.models.goal import Goal
 from carework.models.plan import Plan
-from carework.plans.service import plan_for_reading, plan_for_writing
+from carework.plans import repository as plans
+from carework.plans.service import ensure_open, plan_for_writing
+from carework.readmodel import PlanJson, read_activity
 from carework.vocab import IPS_KINDS, ActivityKind, ActivityStatus, EventType, JobOutcome, Side
 
 ACTIVITY_TRANSITIONS: dict[ActivityStatus, frozenset[ActivityStatus]] = {
@@ -54,50 +50,19 @@ def ensure_ips_fields(
         raise RuleViolation("IPS follow-along support has no end date.")
 
 
-async def _goal_domain(session: AsyncSession, goal_id: uuid.UUID | None) -> str | None:
-    if goal_id is None:
-        return None
-    return await session.scalar(select(Goal.domain).where(Goal.id == goal_id))
-
-
-async def visible_activity(
-    session: AsyncSession,
-    view: View,
-    plan_id: uuid.UUID,
-    activity_id: uuid.UUID,
-    *,
-    lock: bool = False,
-    entered_in_error_too: bool = False,
-) -> Activity:
-    """The activity, if the caller may see it and it was not entered in error (else 404);
-    ``entered_in_error_too`` finds a marked one as well (to refuse marking it twice)."""
-    stmt = select(Activity).where(Activity.id == activity_id, Activity.plan_id == plan_id)
-    if not entered_in_error_too:
-        stmt = stmt.where(Activity.entered_in_error_at.is_(None))
-    if lock:
-        stmt = stmt.with_for_update()
-    activity = (await session.execute(stmt)).scalar_one_or_none()
-    if activity is None or not view.sees_activity(
-        activity.responsible_side, await _goal_domain(session, activity.goal_id)
-    ):
-        raise NotFound("No such activity.")
-    touch(resource=("activity", activity.id))
-    return activity
-
-
 async def create_activity(
     session: AsyncSession, principal: Principal, plan_id: uuid.UUID, body: ActivityCreate
-) -> Activity:
-    plan, view = await plan_for_writing(session, principal, plan_id)
+) -> PlanJson:
+    plan, _ = await plan_for_writing(session, principal, plan_id)
     side = ensure_may_run_activity(principal, body.kind)
-    return await add_activity(session, principal, plan, view, side, body)
+    activity = await add_activity(session, principal, plan, side, body)
+    return await read_activity(session, principal, plan.id, activity.id)
 
 
 async def add_activity(
     session: AsyncSession,
     principal: Principal,
     plan: Plan,
-    view: View,
     side: Side,
     body: ActivityCreate,
     *,
@@ -108,14 +73,13 @@ async def add_activity(
     if not kind_fits(side, body.kind):
         raise RuleViolation(f"Activities of kind {body.kind.value} are not run by {side.upper()}.")
     ensure_ips_fields(body.kind, body.outcome, body.employer, body.end)
+    goal_domain = None
     if body.goal_id is not None:
-        goal = await session.scalar(
-            select(Goal).where(
-                Goal.id == body.goal_id, Goal.plan_id == plan.id, Goal.entered_in_error_at.is_(None)
-            )
-        )
-        if goal is None or not view.sees_goal(goal.domain):
-            raise RuleViolation("goal_id names no goal of this plan.")
+        try:
+            goal = await plans.find(session, principal, plan.id, Goal, body.goal_id)
+        except NotFound:
+            raise RuleViolation("goal_id names no goal of this plan.") from None
+        goal_domain = goal.item.domain
     activity = Activity(
         id=uuid.uuid4(),
         plan_id=plan.id,
@@ -136,15 +100,8 @@ async def add_activity(
     session.add(activity)
     touch(resource=("activity", activity.id))
     await session.flush()
-    await _record(session, principal, EventType.activity_created, activity, [])
+    await _record(session, principal, EventType.activity_created, activity, [], goal_domain)
     return activity
-
-
-async def read_activity(
-    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, activity_id: uuid.UUID
-) -> Activity:
-    _, view = await plan_for_reading(session, principal, plan_id)
-    return await visible_activity(session, view, plan_id, activity_id)
 
 
 async def update_activity(
@@ -154,16 +111,17 @@ async def update_activity(
     activity_id: uuid.UUID,
     expected_version: Versions,
     body: ActivityUpdate,
-) -> Activity:
-    _, view = await plan_for_writing(session, principal, plan_id)
-    activity = await visible_activity(session, view, plan_id, activity_id, lock=True)
+) -> PlanJson:
+    found = await plans.find(session, principal, plan_id, Activity, activity_id, lock=True)
+    ensure_open(found.plan)
+    activity = found.item
     ensure_owns(principal, activity.responsible_side, "activity")
     ensure_version(activity.version, expected_version)
     changes = sent_changes(body)
     if "status" in changes:
         ensure_activity_move(ActivityStatus(activity.status), ActivityStatus(changes["status"]))
         changes["status"] = ActivityStatus(changes["status"]).value
-    await agreements.clear_on_substance(session, principal, activity, changes)
+    await agreements.clear_on_substance(session, principal, activity, changes, found.goal_domain)
     start = changes.pop("start", activity.start_date)
     end = changes.pop("end", activity.end_date)
     if start and end and end < start:
@@ -178,8 +136,11 @@ async def update_activity(
         setattr(activity, field, value)
     activity.version += 1
     await session.flush()
-    await _record(session, principal, EventType.activity_updated, activity, sorted(changes))
-    return activity
+    await _record(
+        session, principal, EventType.activity_updated, activity, sorted(changes),
+        found.goal_domain,
+    )  # fmt: skip
+    return await read_activity(session, principal, plan_id, activity_id)
 
 
 async def _record(
@@ -188,10 +149,9 @@ async def _record(
     type: EventType,
     activity: Activity,
     changed: list[str],
+    goal_domain: str | None,
 ) -> None:
-    of = sensitivity.of_activity(
-        activity.responsible_side, await _goal_domain(session, activity.goal_id)
-    )
+    of = sensitivity.of_activity(activity.responsible_side, goal_domain)
     data: dict[str, object] = {"kind": activity.kind, "status": activity.status, "changed": changed}
     if "outcome" in changed or (
         type is EventType.activity_created and activity.outcome is not None
@@ -218,13 +178,14 @@ async def mark_entered_in_error(
     activity_id: uuid.UUID,
     expected_version: Versions,
     reason: str,
-) -> Activity:
+) -> PlanJson:
     """The responsible side takes back an activity recorded by mistake: it leaves the views
     and item reads, its row and events stay (history, audit). The reason stays out of the feed."""
-    _, view = await plan_for_writing(session, principal, plan_id)
-    activity = await visible_activity(
-        session, view, plan_id, activity_id, lock=True, entered_in_error_too=True
+    found = await plans.find(
+        session, principal, plan_id, Activity, activity_id, lock=True, in_error_too=True
     )
+    ensure_open(found.plan)
+    activity = found.item
     ensure_owns(principal, activity.responsible_side, "activity")
     mark_in_error(activity, principal.sub, reason, "activity")  # 409 before 412, as ever
     ensure_version(activity.version, expected_version)
@@ -237,8 +198,6 @@ async def mark_entered_in_error(
         plan_id=plan_id,
         resource=("activity", activity.id),
         version=activity.version,
-        of=sensitivity.of_activity(
-            activity.responsible_side, await _goal_domain(session, activity.goal_id)
-        ),
+        of=sensitivity.of_activity(activity.responsible_side, found.goal_domain),
     )
-    return activity
+    return await read_activity(session, principal, plan_id, activity_id, in_error_too=True)

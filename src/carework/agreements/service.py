@@ -3,8 +3,8 @@ activity as it is written. An agreement names the version agreed to; a change of
 empties them all (``clear_on_substance``), a status move does not.
 
 Agreeing is not a change to the item: its version and ETag stay, and agreeing twice keeps the
-first agreement. The answer is the item as the caller sees it, built by PostgreSQL like the plan
-view (``plans.view``), so ``agreed_by`` and ``waiting_for`` are those just stored.
+first agreement. The answer is the item as the caller sees it, from the read model, so
+``agreed_by`` and ``waiting_for`` are those just stored.
 """
 
 from __future__ import annotations
@@ -13,19 +13,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access import sensitivity
-from carework.access.policy import (
-    ensure_may_agree_to_activity,
-    ensure_may_agree_to_goal,
-    side_of,
-    view_for,
-)
+from carework.access.policy import ensure_may_agree_to_activity, ensure_may_agree_to_goal
+from carework.access.roles import side_of
 from carework.access.sensitivity import EventClass
-from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
 from carework.feed import outbox as feed
@@ -34,7 +29,7 @@ from carework.models.agreement import Agreement
 from carework.models.goal import Goal
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open
-from carework.plans.view import PlanJson, read_item
+from carework.readmodel import PlanJson, read_activity, read_goal
 from carework.vocab import EventType
 
 ItemType = Literal["goal", "activity"]
@@ -58,16 +53,10 @@ def _type_of(item: Item) -> ItemType:
     return "goal" if isinstance(item, Goal) else "activity"
 
 
-async def _event_class(session: AsyncSession, item: Item) -> EventClass:
+def _event_class(item: Item, goal_domain: str | None) -> EventClass:
     if isinstance(item, Goal):
         return sensitivity.of_goal(item.domain)
-    return sensitivity.of_activity(item.responsible_side, await _goal_domain(session, item))
-
-
-async def _goal_domain(session: AsyncSession, activity: Activity) -> str | None:
-    if activity.goal_id is None:
-        return None
-    return await session.scalar(select(Goal.domain).where(Goal.id == activity.goal_id))
+    return sensitivity.of_activity(item.responsible_side, goal_domain)
 
 
 async def _agreeable(
@@ -76,23 +65,27 @@ async def _agreeable(
     plan_id: uuid.UUID,
     item_type: ItemType,
     item_id: uuid.UUID,
-) -> Item:
+) -> plans.LockedItem[Any]:
     """The item, locked, if the caller may agree to it in an open plan."""
     model: type[Item] = Goal if item_type == "goal" else Activity
-    locked = await plans.get_plan_consent_and_item(
-        session, principal, plan_id, model, item_id, item_type
-    )
+    locked = await plans.lock_item(session, principal, plan_id, model, item_id)
     item = locked.item
-    view = view_for(principal, locked.consent)
-    in_error = item.entered_in_error_at is not None
     if isinstance(item, Goal):
-        ensure_may_agree_to_goal(view, item.domain, item.status, in_error)
+        ensure_may_agree_to_goal(locked.view, item.domain, item.status, in_error=False)
     else:
-        domain = await _goal_domain(session, item)
-        ensure_may_agree_to_activity(view, item.responsible_side, domain, in_error)
-    touch(resource=(item_type, item.id))
+        ensure_may_agree_to_activity(
+            locked.view, item.responsible_side, locked.goal_domain, in_error=False
+        )
     ensure_open(locked.plan)
-    return item
+    return locked
+
+
+async def _answer(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, item: Item
+) -> PlanJson:
+    if isinstance(item, Goal):
+        return await read_goal(session, principal, plan_id, item.id)
+    return await read_activity(session, principal, plan_id, item.id)
 
 
 async def agree(
@@ -104,14 +97,15 @@ async def agree(
     expected_version: Versions,
 ) -> PlanJson:
     """The caller's side agrees to the item at the version named in If-Match."""
-    item = await _agreeable(session, principal, plan_id, item_type, item_id)
+    locked = await _agreeable(session, principal, plan_id, item_type, item_id)
+    item = locked.item
     ensure_version(item.version, expected_version)
     party = side_of(principal).value
     stmt = (
         insert(Agreement)
         .values(
             id=uuid.uuid4(),
-            plan_id=item.plan_id,
+            plan_id=plan_id,
             item_type=item_type,
             item_id=item.id,
             party=party,
@@ -122,19 +116,14 @@ async def agree(
         .on_conflict_do_nothing(index_elements=[Agreement.item_id, Agreement.party])
         .returning(Agreement.id)
     )
-    conn = await session.connection()
+    conn = await session.connection()  # Core, not the ORM's bulk paths
     if (await conn.execute(stmt)).first() is not None:
         await feed.record(
-            session,
-            principal,
-            type=EventType(f"{item_type}.agreed"),
-            plan_id=item.plan_id,
-            resource=(item_type, item.id),
-            version=item.version,
-            of=await _event_class(session, item),
-            data={"party": party},
-        )
-    return await read_item(session, principal, item_type, item.id)
+            session, principal, type=EventType(f"{item_type}.agreed"), plan_id=plan_id,
+            resource=(item_type, item.id), of=_event_class(item, locked.goal_domain),
+            version=item.version, data={"party": party},
+        )  # fmt: skip
+    return await _answer(session, principal, plan_id, item)
 
 
 async def withdraw(
@@ -145,26 +134,23 @@ async def withdraw(
     item_id: uuid.UUID,
 ) -> PlanJson:
     """The caller's side no longer agrees. Nothing to withdraw is not an error."""
-    item = await _agreeable(session, principal, plan_id, item_type, item_id)
+    locked = await _agreeable(session, principal, plan_id, item_type, item_id)
+    item = locked.item
     party = side_of(principal).value
     stmt = (
         delete(Agreement)
         .where(Agreement.item_id == item.id, Agreement.party == party)
         .returning(Agreement.id)
     )
-    conn = await session.connection()
+    conn = await session.connection()  # Core, not the ORM's bulk paths
     if (await conn.execute(stmt)).first() is not None:
         await feed.record(
-            session,
-            principal,
-            type=EventType(f"{item_type}.agreement_withdrawn"),
-            plan_id=item.plan_id,
-            resource=(item_type, item.id),
-            version=item.version,
-            of=await _event_class(session, item),
+            session, principal, type=EventType(f"{item_type}.agreement_withdrawn"),
+            plan_id=plan_id, resource=(item_type, item.id),
+            of=_event_class(item, locked.goal_domain), version=item.version,
             data={"party": party},
-        )
-    return await read_item(session, principal, item_type, item.id)
+        )  # fmt: skip
+    return await _answer(session, principal, plan_id, item)
 
 
 async def agree_in_own_plan(
@@ -174,24 +160,28 @@ async def agree_in_own_plan(
     item_id: uuid.UUID,
     expected_version: Versions,
 ) -> PlanJson:
-    plan = await plans.own_plan(session, principal)
-    return await agree(session, principal, plan.id, item_type, item_id, expected_version)
+    plan_id = await plans.own_plan_id(session, principal)
+    return await agree(session, principal, plan_id, item_type, item_id, expected_version)
 
 
 async def withdraw_in_own_plan(
     session: AsyncSession, principal: Principal, item_type: ItemType, item_id: uuid.UUID
 ) -> PlanJson:
-    plan = await plans.own_plan(session, principal)
-    return await withdraw(session, principal, plan.id, item_type, item_id)
+    plan_id = await plans.own_plan_id(session, principal)
+    return await withdraw(session, principal, plan_id, item_type, item_id)
 
 
 async def clear_on_substance(
-    session: AsyncSession, principal: Principal, item: Item, changes: Mapping[str, Any]
+    session: AsyncSession,
+    principal: Principal,
+    item: Item,
+    changes: Mapping[str, Any],
+    goal_domain: str | None,
 ) -> None:
     """An agreement is to the item as it was written: a change of substance empties them, in
     the change's own transaction, and the feed keeps who had agreed. Call it before the change
     is stored (the goal's PATCH answer reads ``agreed_by`` in its own UPDATE); the event carries
-    the version the change is about to make."""
+    the version the change is about to make. ``goal_domain``: the goal an activity is tied to."""
     item_type = _type_of(item)
     changed = sorted(
         field
@@ -200,18 +190,14 @@ async def clear_on_substance(
     )
     if not changed:
         return
-    conn = await session.connection()
     stmt = delete(Agreement).where(Agreement.item_id == item.id).returning(Agreement.party)
+    conn = await session.connection()
     parties = sorted((await conn.execute(stmt)).scalars())
     if not parties:
         return
     await feed.record(
-        session,
-        principal,
-        type=EventType(f"{item_type}.agreements_cleared"),
-        plan_id=item.plan_id,
-        resource=(item_type, item.id),
-        version=item.version + 1,
-        of=await _event_class(session, item),
+        session, principal, type=EventType(f"{item_type}.agreements_cleared"),
+        plan_id=item.plan_id, resource=(item_type, item.id),
+        of=_event_class(item, goal_domain), version=item.version + 1,
         data={"parties": parties, "changed": changed},
-    )
+    )  # fmt: skip

@@ -14,12 +14,11 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from carework.access.guards import PatientPrincipal
-from carework.activities.schemas import ActivityRead
 from carework.agreements import service as agreements
 from carework.api._common import Session, plan_json, problems
 from carework.api.route import UnitOfWorkRoute
 from carework.concurrency import ExpectedVersion
-from carework.goals.schemas import GoalRead
+from carework.readmodel.schemas import ActivityRead, GoalRead
 from carework.receipts import service as receipts
 
 AGREE_ERRORS = problems(401, 403, 404, 409, 412, 422, 428)

@@ -1,29 +1,23 @@
 """What every audience router shares: the session, declared error responses, shaping."""
 
-from datetime import date, datetime
-from typing import Annotated, Any, TypeVar
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Response
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carework.activities.schemas import ActivityRead
 from carework.concurrency import etag
 from carework.consent.schemas import ConsentRead
 from carework.db.session import request_session
 from carework.feed.schemas import Actor, ChangeEventRead
 from carework.feed.service import encode_cursor
-from carework.goals.schemas import GoalRead
-from carework.models.activity import Activity
 from carework.models.change_event import ChangeEvent
 from carework.models.consent import Consent
 from carework.models.plan import Plan
-from carework.notes.schemas import NoteRead
-from carework.plans.schemas import PatientRef, PlanSummary
-from carework.plans.service import GoalView, PlanView
-from carework.plans.view import PlanJson
+from carework.plans.schemas import PlanSummary
 from carework.problem import PROBLEM_MEDIA_TYPE, Problem
-from carework.vocab import ActivityKind
+from carework.readmodel import PlanJson
 
 Session = Annotated[AsyncSession, Depends(request_session)]
 
@@ -87,69 +81,6 @@ def plan_json(found: PlanJson, status_code: int = 200, **headers: str) -> Respon
         found.body, status_code=status_code, media_type="application/json",
         headers={"ETag": etag(found.version), **headers},
     )  # fmt: skip
-
-
-def goal_read(view: GoalView) -> GoalRead:
-    return GoalRead.model_validate(view.goal).model_copy(
-        update={"notes": [NoteRead.model_validate(n) for n in view.notes]}
-    )
-
-
-def activity_read(activity: Activity) -> ActivityRead:
-    return ActivityRead.model_validate(activity)
-
-
-PlanReadT = TypeVar("PlanReadT")
-
-
-def plan_read(schema: type[PlanReadT], view: PlanView) -> PlanReadT:
-    coordinator = view.plan.coordinator_sub
-    data = {
-        column: getattr(view.plan, column)
-        for column in (
-            "id",
-            "dps_unit",
-            "nav_office",
-            "title",
-            "main_goal",
-            "status",
-            "coordinator_sub",
-            "next_review_date",
-            "period_start",
-            "period_end",
-            "review_interval_days",
-            "last_reviewed_on",
-            "version",
-            "created_at",
-            "updated_at",
-        )
-    }
-    data["patient"] = PatientRef(nid=view.patient.nid, name=view.patient.name)
-    data["goals"] = [goal_read(g) for g in view.goals]
-    data["activities"] = [activity_read(a) for a in view.activities]
-    data["team"] = [
-        {
-            "id": m.id,
-            "sub": m.sub,
-            "name": m.name,
-            "role": m.role,
-            "org": m.org,
-            "side": m.side,
-            "coordinator": m.sub == coordinator,
-            "created_at": m.created_at,
-        }
-        for m in view.team
-    ]
-    data["consent"] = sorted(view.consent)
-    review = view.plan.next_review_date
-    data["review_overdue"] = review is not None and review < date.today()
-    contacts = [
-        a.start_date or a.created_at.date()
-        for a in view.activities
-        if a.kind == ActivityKind.ips_employer_contact or a.outcome is not None
-    ]
-    data["first_employer_contact"] = min(contacts, default=None)
-    return schema.model_validate(data)  # type: ignore[attr-defined,no-any-return]
 
 
 def consent_read(row: Row[Consent, bool]) -> ConsentRead:

@@ -8,13 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response, status
 
+from carework import readmodel
 from carework.activities import service as activities
-from carework.activities.schemas import (
-    ActivityCreate,
-    ActivityRead,
-    ActivityUpdate,
-    EnteredInErrorMark,
-)
+from carework.activities.schemas import ActivityCreate, ActivityUpdate, EnteredInErrorMark
 from carework.api._common import (
     IDEMPOTENT,
     PATCH_ERRORS,
@@ -22,33 +18,24 @@ from carework.api._common import (
     SEARCH_ERRORS,
     WRITE_ERRORS,
     Session,
-    activity_read,
     change_read,
-    goal_read,
     plan_json,
     plan_summary,
-    with_etag,
 )
 from carework.api.route import UnitOfWorkRoute
 from carework.concurrency import ExpectedVersion
 from carework.feed import service as feed
 from carework.feed.schemas import FeedPage, HistoryPage
 from carework.goals import service as goals
-from carework.goals.schemas import GoalCreate, GoalRead, GoalUpdate
+from carework.goals.schemas import GoalCreate, GoalUpdate
 from carework.notes import service as notes
-from carework.notes.schemas import NoteCreate, NoteRead
+from carework.notes.schemas import NoteCreate
 from carework.pagination import Cursor, Limit
 from carework.plans import service as plans
-from carework.plans import view as plan_view
-from carework.plans.schemas import (
-    PlanCreate,
-    PlanPage,
-    PlanSearch,
-    PlanSearchResult,
-    PlanUpdate,
-)
+from carework.plans.schemas import PlanCreate, PlanPage, PlanSearch, PlanSearchResult, PlanUpdate
+from carework.readmodel.schemas import ActivityRead, GoalRead, NoteRead, TeamMemberRead
 from carework.team import service as team
-from carework.team.schemas import TeamMemberCreate, TeamMemberRead
+from carework.team.schemas import TeamMemberCreate
 from carework.vocab import PlanStatus
 
 
@@ -72,9 +59,8 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
     async def create_plan(
         body: PlanCreate, principal: caller, session: Session, response: Response
     ) -> Any:
-        plan = await plans.create_plan(session, principal, body)
-        found = await plan_view.read_plan(session, principal, plan_schema, plan.id)
-        return plan_json(found, status.HTTP_201_CREATED, Location=f"{base}/{plan.id}")
+        found = await plans.create_plan(session, principal, body)
+        return plan_json(found, status.HTTP_201_CREATED, Location=f"{base}/{found.id}")
 
     @router.get(
         "/plans",
@@ -116,7 +102,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         summary="The caller's view of a plan",
     )
     async def read_plan(plan_id: uuid.UUID, principal: caller, session: Session) -> Any:
-        return plan_json(await plan_view.read_plan(session, principal, plan_schema, plan_id))
+        return plan_json(await readmodel.read_plan(session, principal, plan_id))
 
     @router.patch(
         "/plans/{plan_id}",
@@ -132,8 +118,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         expected: ExpectedVersion,
         session: Session,
     ) -> Any:
-        await plans.update_plan(session, principal, plan_id, expected, body)
-        return plan_json(await plan_view.read_plan(session, principal, plan_schema, plan_id))
+        return plan_json(await plans.update_plan(session, principal, plan_id, expected, body))
 
     @router.post(
         "/plans/{plan_id}/goals",
@@ -150,8 +135,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         principal: caller,
         session: Session,
     ) -> Any:
-        view = await goals.create_goal(session, principal, plan_id, body)
-        found = await plan_view.read_item(session, principal, "goal", view.goal.id)
+        found = await goals.create_goal(session, principal, plan_id, body)
         return plan_json(
             found, status.HTTP_201_CREATED, Location=f"{base}/{plan_id}/goals/{found.id}"
         )
@@ -169,8 +153,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         principal: caller,
         session: Session,
     ) -> Any:
-        view = await goals.read_goal(session, principal, plan_id, goal_id)
-        return plan_json(await plan_view.read_item(session, principal, "goal", view.goal.id))
+        return plan_json(await readmodel.read_goal(session, principal, plan_id, goal_id))
 
     @router.patch(
         "/plans/{plan_id}/goals/{goal_id}",
@@ -226,13 +209,12 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         principal: caller,  # before If-Match: 401/403 come first, 428/412 only after
         expected: ExpectedVersion,
         session: Session,
-        response: Response,
-    ) -> GoalRead:
-        view = await goals.mark_entered_in_error(
-            session, principal, plan_id, goal_id, expected, body.reason
+    ) -> Any:
+        return plan_json(
+            await goals.mark_entered_in_error(
+                session, principal, plan_id, goal_id, expected, body.reason
+            )
         )
-        with_etag(response, view.goal.version)
-        return goal_read(view)
 
     @router.post(
         "/plans/{plan_id}/goals/{goal_id}/notes/{note_id}/entered-in-error",
@@ -269,8 +251,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         principal: caller,
         session: Session,
     ) -> Any:
-        activity = await activities.create_activity(session, principal, plan_id, body)
-        found = await plan_view.read_item(session, principal, "activity", activity.id)
+        found = await activities.create_activity(session, principal, plan_id, body)
         location = f"{base}/{plan_id}/activities/{found.id}"
         return plan_json(found, status.HTTP_201_CREATED, Location=location)
 
@@ -287,8 +268,7 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         principal: caller,
         session: Session,
     ) -> Any:
-        activity = await activities.read_activity(session, principal, plan_id, activity_id)
-        return plan_json(await plan_view.read_item(session, principal, "activity", activity.id))
+        return plan_json(await readmodel.read_activity(session, principal, plan_id, activity_id))
 
     @router.patch(
         "/plans/{plan_id}/activities/{activity_id}",
@@ -305,10 +285,11 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         expected: ExpectedVersion,
         session: Session,
     ) -> Any:
-        activity = await activities.update_activity(
-            session, principal, plan_id, activity_id, expected, body
+        return plan_json(
+            await activities.update_activity(
+                session, principal, plan_id, activity_id, expected, body
+            )
         )
-        return plan_json(await plan_view.read_item(session, principal, "activity", activity.id))
 
     @router.post(
         "/plans/{plan_id}/activities/{activity_id}/entered-in-error",
@@ -324,13 +305,12 @@ def plan_routes(*, side: str, caller: Any, plan_schema: type[Any]) -> APIRouter:
         principal: caller,  # before If-Match: 401/403 come first, 428/412 only after
         expected: ExpectedVersion,
         session: Session,
-        response: Response,
-    ) -> ActivityRead:
-        activity = await activities.mark_entered_in_error(
-            session, principal, plan_id, activity_id, expected, body.reason
+    ) -> Any:
+        return plan_json(
+            await activities.mark_entered_in_error(
+                session, principal, plan_id, activity_id, expected, body.reason
+            )
         )
-        with_etag(response, activity.version)
-        return activity_read(activity)
 
     @router.post(
         "/plans/{plan_id}/team",

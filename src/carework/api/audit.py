@@ -41,6 +41,7 @@ async def list_events(
 ) -> AuditEventPage:
     events, next_cursor = await audit.search_events(
         session,
+        principal,
         plan_id=plan_id,
         actor=actor,
         since=since,
@@ -61,5 +62,5 @@ async def list_events(
     summary="Recompute every hash chain and report the first broken link",
 )
 async def verify(principal: AuditorPrincipal, session: Session) -> VerificationRead:
-    result = await audit.verify(session)
+    result = await audit.verify(session, principal)
     return VerificationRead.model_validate(result, from_attributes=True)

@@ -20,7 +20,7 @@ from carework.api._review_routes import review_routes
 from carework.api.route import AudienceRouter, UnitOfWorkRoute
 from carework.consent import service as consent
 from carework.consent.schemas import ConsentList, ConsentRead, RecordedConsentCreate
-from carework.plans.schemas import DpsPlanRead
+from carework.readmodel.schemas import DpsPlanRead
 
 router = AudienceRouter(
     route_class=UnitOfWorkRoute,

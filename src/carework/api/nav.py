@@ -11,7 +11,7 @@ from carework.api._review_routes import review_routes
 from carework.api.route import AudienceRouter, UnitOfWorkRoute
 from carework.consent import service as consent
 from carework.consent.schemas import ActiveConsent
-from carework.plans.schemas import NavPlanRead
+from carework.readmodel.schemas import NavPlanRead
 
 router = AudienceRouter(
     route_class=UnitOfWorkRoute,

@@ -5,6 +5,7 @@ from typing import Any
 
 from fastapi import Response, status
 
+from carework import readmodel
 from carework.access.guards import PatientPrincipal
 from carework.api import _agreement_routes as agreement_routes
 from carework.api import _meeting_routes as meeting_routes
@@ -23,12 +24,11 @@ from carework.audit.schemas import AccessLog, AccessLogEntry
 from carework.consent import service as consent
 from carework.consent.schemas import ConsentList, ConsentRead, PatientConsentCreate
 from carework.goals import service as goals
-from carework.goals.schemas import GoalRead, PatientGoalProposal
+from carework.goals.schemas import PatientGoalProposal
 from carework.notes import service as notes
-from carework.notes.schemas import NoteRead, PatientNoteCreate
+from carework.notes.schemas import PatientNoteCreate
 from carework.pagination import Cursor, Limit
-from carework.plans import view as plan_view
-from carework.plans.schemas import PatientPlanRead
+from carework.readmodel.schemas import GoalRead, NoteRead, PatientPlanRead
 
 router = AudienceRouter(
     route_class=UnitOfWorkRoute,
@@ -48,7 +48,7 @@ router.include_router(meeting_routes.patient_router)
     summary="My plan",
 )
 async def read_plan(principal: PatientPrincipal, session: Session) -> Any:
-    return plan_json(await plan_view.read_own_plan(session, principal, PatientPlanRead))
+    return plan_json(await readmodel.read_own_plan(session, principal))
 
 
 @router.post(
@@ -63,9 +63,7 @@ async def read_plan(principal: PatientPrincipal, session: Session) -> Any:
 async def propose_goal(
     body: PatientGoalProposal, principal: PatientPrincipal, session: Session
 ) -> Any:
-    view = await goals.propose_goal(session, principal, body)
-    found = await plan_view.read_item(session, principal, "goal", view.goal.id)
-    return plan_json(found, status.HTTP_201_CREATED)
+    return plan_json(await goals.propose_goal(session, principal, body), status.HTTP_201_CREATED)
 
 
 @router.post(

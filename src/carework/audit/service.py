@@ -1,4 +1,5 @@
-"""Reading the trail: the patient's access log and the auditor's queries."""
+"""Reading the trail: the patient's access log, a plan's access log for its clinic, and the
+auditor's queries — each through ``access.scope.readable_audit_events`` for the caller."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ from datetime import datetime
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carework.access.policy import ensure_may_read_access_log
+from carework.access.roles import ensure_role
+from carework.access.scope import params, readable_audit_events, scoped
 from carework.audit import chain
+from carework.audit.record import touch
 from carework.auth.principal import Principal
+from carework.errors import NotFound
 from carework.models.audit import AuditEvent
+from carework.models.plan import Plan
 from carework.pagination import decode_cursor, encode_cursor
-from carework.plans import repository as plans
+from carework.vocab import Role
 
 
 def _page(events: Sequence[AuditEvent], limit: int) -> tuple[Sequence[AuditEvent], str | None]:
@@ -26,37 +33,54 @@ def _page(events: Sequence[AuditEvent], limit: int) -> tuple[Sequence[AuditEvent
 async def access_log(
     session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
 ) -> tuple[Sequence[AuditEvent], str | None]:
-    """Who else read or changed the patient's plan, newest first."""
-    plan = await plans.own_plan(session, principal)
-    return await plan_access_log(
-        session, plan.id, limit=limit, cursor=cursor, except_sub=principal.sub
-    )
+    """Who else read or changed the patient's own plan (the open one, else the latest),
+    newest first."""
+    own = scoped(principal.role).own_plan(Plan.id, with_consent=False)
+    plan_id = await session.scalar(own, params(principal))
+    if plan_id is None:
+        raise NotFound("You have no plan yet.")
+    touch(plan_id=plan_id)
+    return await _plan_log(session, principal, plan_id, limit, cursor)
 
 
 async def plan_access_log(
     session: AsyncSession,
+    principal: Principal,
     plan_id: uuid.UUID,
     *,
     limit: int,
     cursor: str | None,
-    except_sub: str | None = None,
 ) -> tuple[Sequence[AuditEvent], str | None]:
-    """Who read or changed a plan, newest first (the caller has been scoped to it already)."""
+    """Who read or changed a plan, newest first: the DPS side's record of its plans."""
+    ensure_may_read_access_log(principal)
+    in_scope = scoped(principal.role).plan(Plan.id, with_consent=False)
+    if await session.scalar(in_scope, params(principal, plan_id=plan_id)) is None:
+        raise NotFound("No such plan.")
+    touch(plan_id=plan_id)
+    return await _plan_log(session, principal, plan_id, limit, cursor)
+
+
+async def _plan_log(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[AuditEvent], str | None]:
     stmt = select(AuditEvent).where(
-        AuditEvent.plan_id == plan_id,
-        AuditEvent.outcome == "allowed",
-        AuditEvent.actor_sub.is_distinct_from(except_sub),
+        readable_audit_events(principal.role), AuditEvent.plan_id == plan_id
     )
     if cursor:
         stmt = stmt.where(
             tuple_(AuditEvent.occurred_at, AuditEvent.id) < tuple_(*decode_cursor(cursor))
         )
     stmt = stmt.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit + 1)
-    return _page((await session.scalars(stmt)).all(), limit)
+    return _page((await session.scalars(stmt, params(principal))).all(), limit)
 
 
 async def search_events(
     session: AsyncSession,
+    principal: Principal,
     *,
     plan_id: uuid.UUID | None,
     actor: str | None,
@@ -66,7 +90,7 @@ async def search_events(
     cursor: str | None,
 ) -> tuple[Sequence[AuditEvent], str | None]:
     """Oldest first, so an auditor can page through a window without missing late pages."""
-    stmt = select(AuditEvent)
+    stmt = select(AuditEvent).where(readable_audit_events(principal.role))
     if plan_id is not None:
         stmt = stmt.where(AuditEvent.plan_id == plan_id)
     if actor is not None:
@@ -80,8 +104,10 @@ async def search_events(
             tuple_(AuditEvent.occurred_at, AuditEvent.id) > tuple_(*decode_cursor(cursor))
         )
     stmt = stmt.order_by(AuditEvent.occurred_at, AuditEvent.id).limit(limit + 1)
-    return _page((await session.scalars(stmt)).all(), limit)
+    return _page((await session.scalars(stmt, params(principal))).all(), limit)
 
 
-async def verify(session: AsyncSession) -> chain.Verification:
+async def verify(session: AsyncSession, principal: Principal) -> chain.Verification:
+    """Recompute every chain: the auditor's check (the CLI runs ``chain.verify`` itself)."""
+    ensure_role(principal, Role.auditor)
     return await chain.verify(session)

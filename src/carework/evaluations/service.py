@@ -13,15 +13,11 @@ from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access import sensitivity
-from carework.access.policy import (
-    View,
-    change_visible,
-    ensure_may_assess,
-    plan_scope,
-    sees_review_summary,
-    side_of,
-)
+from carework.access.policy import ensure_may_assess
+from carework.access.roles import side_of
+from carework.access.scope import params, readable_change_events, scoped
 from carework.access.sensitivity import GENERAL
+from carework.access.visibility import View
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.errors import NotFound
@@ -35,7 +31,6 @@ from carework.evaluations.schemas import (
     PlanStatusRead,
 )
 from carework.feed import outbox as feed
-from carework.goals.service import visible_goal
 from carework.models.change_event import ChangeEvent
 from carework.models.goal import Goal
 from carework.models.patient import Patient
@@ -43,29 +38,32 @@ from carework.models.plan import Plan
 from carework.models.review import Evaluation, GoalEvaluation
 from carework.pagination import KeyPart, decode_key, page
 from carework.plans import repository as plans
-from carework.plans.service import ensure_open, plan_for_reading, view_of
+from carework.plans.service import ensure_open, plan_for_reading
 from carework.vocab import OPEN_PLAN_STATUSES, EventType
 
 _OPEN = [s.value for s in OPEN_PLAN_STATUSES]
 
 
 async def _goals_to_assess(
-    session: AsyncSession,
-    principal: Principal,
-    view: View,
-    plan_id: uuid.UUID,
-    body: EvaluationCreate,
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, body: EvaluationCreate
 ) -> dict[uuid.UUID, Goal]:
     """The goals the body assesses, locked (in id order, so two reviews cannot deadlock):
     each must be in use and visible to the caller (404), and owned by the caller's side (403)."""
     ids = sorted({finding.goal_id for finding in body.goals})
     if not ids:
         return {}
-    stmt = select(Goal).where(Goal.plan_id == plan_id, Goal.id.in_(ids)).order_by(Goal.id)
-    found = {g.id: g for g in (await session.scalars(stmt.with_for_update())).all()}
+    stmt = (
+        scoped(principal.role)
+        .goals(Goal)
+        .where(Goal.id.in_(ids))
+        .order_by(Goal.id)
+        .with_for_update(of=Goal)
+    )
+    rows = await session.scalars(stmt, params(principal, plan_id=plan_id))
+    found = {goal.id: goal for goal in rows.all()}
     for finding in body.goals:
         goal = found.get(finding.goal_id)
-        if goal is None or goal.entered_in_error_at is not None or not view.sees_goal(goal.domain):
+        if goal is None:
             raise NotFound("No such goal.")
         ensure_may_assess(principal, goal.owner_side)
     return found
@@ -88,10 +86,9 @@ async def record_evaluation(
     session: AsyncSession, principal: Principal, plan_id: uuid.UUID, body: EvaluationCreate
 ) -> EvaluationRead:
     # Locked: the review moves the plan's version and schedule, as a PATCH would.
-    plan = await plans.get_plan(session, principal, plan_id, lock=True)
+    plan, view = await plans.get_plan(session, principal, plan_id, lock=True)
     ensure_open(plan)
-    view = await view_of(session, principal, plan)
-    goals = await _goals_to_assess(session, principal, view, plan.id, body)
+    goals = await _goals_to_assess(session, principal, plan.id, body)
 
     evaluation = Evaluation(
         id=uuid.uuid4(),
@@ -158,7 +155,7 @@ async def record_evaluation(
 def _evaluation_read(
     evaluation: Evaluation, findings: Sequence[GoalEvaluation], view: View
 ) -> EvaluationRead:
-    summary = evaluation.summary if sees_review_summary(view, evaluation.recorded_by_side) else None
+    summary = evaluation.summary if view.sees_review_summary(evaluation.recorded_by_side) else None
     return EvaluationRead(
         id=evaluation.id,
         plan_id=evaluation.plan_id,
@@ -183,31 +180,26 @@ async def list_evaluations(
     """The plan's evaluations, newest first, a page at a time, each with the findings on goals
     the caller may see (goals entered in error have left the views, and their findings too)."""
     plan, view = await plan_for_reading(session, principal, plan_id)
+    reads, values = scoped(principal.role), params(principal, plan_id=plan.id)
     key = (Evaluation.held_on, Evaluation.created_at, Evaluation.id)
-    stmt = (
-        select(Evaluation)
-        .where(Evaluation.plan_id == plan.id)
-        .order_by(*(column.desc() for column in key))
-        .limit(limit + 1)
-    )
+    stmt = reads.evaluations(Evaluation).order_by(*(column.desc() for column in key))
     if cursor is not None:
         stmt = stmt.where(tuple_(*key) < tuple_(*decode_key(cursor, date, datetime, uuid.UUID)))
     evaluations, next_cursor = page(
-        (await session.scalars(stmt)).all(), limit, lambda e: (e.held_on, e.created_at, e.id)
+        (await session.scalars(stmt.limit(limit + 1), values)).all(),
+        limit,
+        lambda e: (e.held_on, e.created_at, e.id),
     )
-    rows = await session.execute(
-        select(GoalEvaluation, Goal.domain)
-        .join(Goal, Goal.id == GoalEvaluation.goal_id)
-        .where(
-            GoalEvaluation.evaluation_id.in_([e.id for e in evaluations]),
-            Goal.entered_in_error_at.is_(None),
-        )
+    # The findings on the goals the caller sees (goals entered in error have left the views).
+    seen_findings = (
+        reads.goals(GoalEvaluation)
+        .join(GoalEvaluation, GoalEvaluation.goal_id == Goal.id)
+        .where(GoalEvaluation.evaluation_id.in_([e.id for e in evaluations]))
         .order_by(GoalEvaluation.created_at, GoalEvaluation.id)
     )
     findings: dict[uuid.UUID, list[GoalEvaluation]] = defaultdict(list)
-    for finding, domain in rows:
-        if view.sees_goal(domain):
-            findings[finding.evaluation_id].append(finding)
+    for finding in (await session.scalars(seen_findings, values)).all():
+        findings[finding.evaluation_id].append(finding)
     items = [_evaluation_read(e, findings[e.id], view) for e in evaluations]
     return EvaluationList(items=items, next_cursor=next_cursor)
 
@@ -222,10 +214,7 @@ async def achievement_history(
     cursor: str | None,
 ) -> AchievementHistory:
     """What each evaluation found for one goal, oldest first, a page at a time."""
-    _, view = await plan_for_reading(session, principal, plan_id)
-    goal = await visible_goal(session, view, plan_id, goal_id)
-    if goal.entered_in_error_at is not None:
-        raise NotFound("No such goal.")
+    goal = (await plans.find(session, principal, plan_id, Goal, goal_id)).item
     key = (Evaluation.held_on, GoalEvaluation.created_at, GoalEvaluation.id)
     stmt = (
         select(GoalEvaluation, Evaluation.held_on, Evaluation.recorded_by_name)
@@ -258,13 +247,10 @@ async def overdue_reviews(
     """Open plans in the caller's scope whose next review date has passed, most overdue first,
     a page at a time; ``mine`` keeps those the caller coordinates."""
     stmt = (
-        select(Plan, Patient.name.label("patient_name"))
+        scoped(principal.role)
+        .plans(Plan, Patient.name.label("patient_name"))
         .join(Patient, Patient.id == Plan.patient_id)
-        .where(
-            plan_scope(principal),
-            Plan.next_review_date < func.current_date(),
-            Plan.status.in_(_OPEN),
-        )
+        .where(Plan.next_review_date < func.current_date(), Plan.status.in_(_OPEN))
         .order_by(Plan.next_review_date, Plan.id)
         .limit(limit + 1)
     )
@@ -273,7 +259,7 @@ async def overdue_reviews(
     if cursor is not None:
         after = decode_key(cursor, date, uuid.UUID)
         stmt = stmt.where(tuple_(Plan.next_review_date, Plan.id) > tuple_(*after))
-    rows = (await session.execute(stmt)).all()
+    rows = (await session.execute(stmt, params(principal))).all()
     return page(rows, limit, _by_due_date)
 
 
@@ -287,9 +273,10 @@ async def plan_status(session: AsyncSession, principal: Principal, nid: str) -> 
     """Whether the patient has an open plan in the caller's scope, and when it last changed in
     a way the caller may see; nothing else about it."""
     found = (
-        select(Plan.id, Plan.updated_at)
+        scoped(principal.role)
+        .plans(Plan.id, Plan.updated_at)
         .join(Patient, Patient.id == Plan.patient_id)
-        .where(plan_scope(principal), Patient.nid == nid, Plan.status.in_(_OPEN))
+        .where(Patient.nid == nid, Plan.status.in_(_OPEN))
         .order_by(Plan.created_at.desc())
         .limit(1)
         .subquery("found")
@@ -297,11 +284,13 @@ async def plan_status(session: AsyncSession, principal: Principal, nid: str) -> 
     # Over ``found``, not ``plan``: the feed's visibility rule holds its own plan subquery.
     last_event = (
         select(func.max(ChangeEvent.occurred_at))
-        .where(ChangeEvent.plan_id == found.c.id, change_visible(principal))
+        .where(ChangeEvent.plan_id == found.c.id, readable_change_events(principal.role))
         .scalar_subquery()
     )
     row = (
-        await session.execute(select(found.c.id, func.coalesce(last_event, found.c.updated_at)))
+        await session.execute(
+            select(found.c.id, func.coalesce(last_event, found.c.updated_at)), params(principal)
+        )
     ).one_or_none()
     if row is None:
         return PlanStatusRead(active_plan=False, plan_id=None, last_changed=None)

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carework.access.policy import change_visible
+from carework.access.scope import params, readable_change_events, scoped
+from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.errors import RuleViolation
+from carework.errors import NotFound, RuleViolation
 from carework.models.change_event import ChangeEvent
-from carework.plans.service import plan_for_reading
+from carework.models.plan import Plan
 
 
 def encode_cursor(tx_id: int, event_id: int) -> str:
@@ -38,11 +39,12 @@ async def read_feed(
     watermark = await session.scalar(
         text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
     )
-    stmt = select(ChangeEvent).where(change_visible(principal), ChangeEvent.tx_id < int(watermark))
+    readable = readable_change_events(principal.role)
+    stmt = select(ChangeEvent).where(readable, ChangeEvent.tx_id < int(watermark))
     if after:
         stmt = stmt.where(tuple_(ChangeEvent.tx_id, ChangeEvent.id) > tuple_(*decode_cursor(after)))
     stmt = stmt.order_by(ChangeEvent.tx_id, ChangeEvent.id).limit(limit)
-    events = (await session.scalars(stmt)).all()
+    events = (await session.scalars(stmt, params(principal))).all()
     next_cursor = encode_cursor(events[-1].tx_id, events[-1].id) if events else after
     return events, next_cursor
 
@@ -55,12 +57,17 @@ async def plan_history(
     after: str | None,
     limit: int,
 ) -> tuple[Sequence[ChangeEvent], str | None]:
-    plan, _ = await plan_for_reading(session, principal, plan_id)
-    stmt = select(ChangeEvent).where(ChangeEvent.plan_id == plan.id, change_visible(principal))
+    values = params(principal, plan_id=plan_id)
+    in_scope = scoped(principal.role).plan(Plan.id, with_consent=False)
+    if await session.scalar(in_scope, values) is None:
+        raise NotFound("No such plan.")
+    touch(plan_id=plan_id)
+    readable = readable_change_events(principal.role)
+    stmt = select(ChangeEvent).where(ChangeEvent.plan_id == plan_id, readable)
     if after:
         stmt = stmt.where(tuple_(ChangeEvent.tx_id, ChangeEvent.id) > tuple_(*decode_cursor(after)))
     stmt = stmt.order_by(ChangeEvent.tx_id, ChangeEvent.id).limit(limit + 1)
-    events = (await session.scalars(stmt)).all()
+    events = (await session.scalars(stmt, values)).all()
     if len(events) <= limit:
         return events, None
     events = events[:limit]

@@ -1,7 +1,8 @@
-"""A caller's ``PlanView`` as FHIR R4 resources: plain JSON-ready dicts, no I/O.
+"""A caller's plan view (the read model's ``DpsPlanRead``) as FHIR R4 resources: plain
+JSON-ready dicts, no I/O.
 
-The view has already been filtered by the access policy, so everything here is shaping only:
-what the caller may see is decided before these functions are called.
+The view is what the read model built for the caller, so everything here is shaping only: what
+the caller may see was decided by ``access`` before these functions are called.
 
 Shape, for an EHR that reads one request:
 
@@ -14,20 +15,27 @@ Shape, for an EHR that reads one request:
 - ``GET /fhir/r4/Goal?plan=`` answers a ``searchset`` Bundle of stand-alone Goals. carework
   serves no ``Goal/{id}`` read, so ``fullUrl`` is ``urn:uuid:<goal id>`` rather than a URL that
   would answer 404.
+- ``meta.versionId`` is a digest of the resource itself, so it changes whenever anything in
+  it changes — a contained Goal, a note, the team, what consent lets the caller see — and a
+  client that caches by version (or by the ``ETag`` that carries it) never misses a change.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from carework.models.activity import Activity
-from carework.models.goal import Goal
-from carework.models.note import Note
-from carework.models.patient import Patient
-from carework.models.plan import Plan
-from carework.models.team import CareTeamMember
-from carework.plans.service import GoalView, PlanView
+from carework.readmodel.schemas import (
+    ActivityRead,
+    DpsPlanRead,
+    GoalRead,
+    NavPlanRead,
+    NoteRead,
+    PatientRef,
+    TeamMemberRead,
+)
 from carework.vocab import (
     Achievement,
     ActivityKind,
@@ -41,6 +49,10 @@ from carework.vocab import (
 )
 
 Resource = dict[str, Any]
+
+#: The plan views FHIR serves (the care team's, with the patient's national id).
+CarePlanView = DpsPlanRead | NavPlanRead
+CARE_PLAN_VIEWS = (DpsPlanRead, NavPlanRead)
 
 # --- identifier systems ------------------------------------------------------------------------
 
@@ -181,7 +193,7 @@ def identifier_system(nid: str) -> str:
     return D_NUMMER_SYSTEM if int(nid[0]) >= 4 else FODSELSNUMMER_SYSTEM
 
 
-def patient_reference(patient: Patient) -> Resource:
+def patient_reference(patient: PatientRef) -> Resource:
     return {
         "type": "Patient",
         "identifier": {"system": identifier_system(patient.nid), "value": patient.nid},
@@ -189,13 +201,13 @@ def patient_reference(patient: Patient) -> Resource:
     }
 
 
-def _unit_display(side: Side | str, view: PlanView) -> str:
+def _unit_display(side: Side | str, view: CarePlanView) -> str:
     side = Side(side)
-    unit = {Side.dps: view.plan.dps_unit, Side.nav: view.plan.nav_office}.get(side)
+    unit = {Side.dps: view.dps_unit, Side.nav: view.nav_office}.get(side)
     return f"{SIDE_DISPLAY[side]} {unit}" if unit else SIDE_DISPLAY[side]
 
 
-def _period(plan: Plan, *, finished: bool) -> Resource:
+def _period(plan: CarePlanView, *, finished: bool) -> Resource:
     """The plan period as set; else from the plan's creation, and for a finished plan up to
     its last change (it is read-only, so that change ended it)."""
     start, end = plan.period_start, plan.period_end
@@ -207,14 +219,28 @@ def _period(plan: Plan, *, finished: bool) -> Resource:
     return period
 
 
-def _annotation(note: Note) -> Resource:
+def _annotation(note: NoteRead) -> Resource:
     return {"authorString": note.author_name, "time": _instant(note.created_at), "text": note.text}
 
 
 # --- resources ---------------------------------------------------------------------------------
 
 
-def _achievement(goal: Goal) -> tuple[str, str] | None:
+def version_id(resource: Resource) -> str:
+    """A digest of the resource without its ``meta``: the same content, the same version."""
+    content = json.dumps(resource, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(content.encode()).hexdigest()[:32]
+
+
+def _with_meta(resource: Resource, *moments: datetime) -> Resource:
+    """``meta`` first, as FHIR JSON shows it: the content's version and its latest change."""
+    meta = {"versionId": version_id(resource), "lastUpdated": _instant(max(moments))}
+    return {"resourceType": resource["resourceType"], "id": resource["id"], "meta": meta} | {
+        key: value for key, value in resource.items() if key not in ("resourceType", "id")
+    }
+
+
+def _achievement(goal: GoalRead) -> tuple[str, str] | None:
     """What the latest evaluation found; before any, what the goal's status says."""
     if goal.achievement_status is not None:
         found = Achievement(goal.achievement_status)
@@ -222,17 +248,11 @@ def _achievement(goal: Goal) -> tuple[str, str] | None:
     return GOAL_ACHIEVEMENT.get(GoalStatus(goal.status))
 
 
-def goal_resource(view: GoalView, patient: Patient, *, contained: bool = False) -> Resource:
+def goal_resource(goal: GoalRead, patient: PatientRef, *, contained: bool = False) -> Resource:
     """One goal as a FHIR R4 Goal, with the notes the caller may see as ``note``."""
-    goal: Goal = view.goal
     status = GoalStatus(goal.status)
     domain = GoalDomain(goal.domain)
     resource: Resource = {"resourceType": "Goal", "id": str(goal.id)}
-    if not contained:
-        resource["meta"] = {
-            "versionId": str(goal.version),
-            "lastUpdated": _instant(goal.updated_at),
-        }
     if extension := _description(goal.description):
         resource["extension"] = extension
     resource["lifecycleStatus"] = GOAL_LIFECYCLE_STATUS[status]
@@ -261,12 +281,14 @@ def goal_resource(view: GoalView, patient: Patient, *, contained: bool = False) 
         resource["target"] = [{"dueDate": _date(goal.target_date)}]
     if goal.proposed_by_side == Side.patient:
         resource["expressedBy"] = patient_reference(patient)
-    if view.notes:
-        resource["note"] = [_annotation(n) for n in view.notes]
-    return resource
+    if goal.notes:
+        resource["note"] = [_annotation(n) for n in goal.notes]
+    if contained:
+        return resource
+    return _with_meta(resource, goal.updated_at, *(n.created_at for n in goal.notes))
 
 
-def _activity(activity: Activity, view: PlanView, goal_ids: frozenset[str]) -> Resource:
+def _activity(activity: ActivityRead, view: CarePlanView, goal_ids: frozenset[str]) -> Resource:
     kind = ActivityKind(activity.kind)
     detail: Resource = {}
     if extension := _description(activity.description):
@@ -286,7 +308,7 @@ def _activity(activity: Activity, view: PlanView, goal_ids: frozenset[str]) -> R
     detail["status"] = ACTIVITY_STATUS[ActivityStatus(activity.status)]
     period = {
         key: _date(value)
-        for key, value in (("start", activity.start_date), ("end", activity.end_date))
+        for key, value in (("start", activity.start), ("end", activity.end))
         if value is not None
     }
     if period:
@@ -298,9 +320,9 @@ def _activity(activity: Activity, view: PlanView, goal_ids: frozenset[str]) -> R
     return {"id": str(activity.id), "detail": detail}
 
 
-def _participant(member: CareTeamMember, view: PlanView) -> Resource:
+def _participant(member: TeamMemberRead, view: CarePlanView) -> Resource:
     roles = [{"text": ROLE_DISPLAY.get(member.role, member.role)}]
-    if member.sub == view.plan.coordinator_sub:
+    if member.coordinator:
         roles.append({"text": "Coordinator"})
     participant: Resource = {"role": roles, "member": {"display": member.name}}
     if member.side in (Side.dps, Side.nav):
@@ -311,12 +333,12 @@ def _participant(member: CareTeamMember, view: PlanView) -> Resource:
     return participant
 
 
-def care_team_resource(view: PlanView) -> Resource:
+def care_team_resource(view: CarePlanView) -> Resource:
     """The plan's care team, contained in the CarePlan (it has no life of its own here)."""
     team: Resource = {
         "resourceType": "CareTeam",
         "id": CARE_TEAM_ID,
-        "status": CARE_TEAM_STATUS[PlanStatus(view.plan.status)],
+        "status": CARE_TEAM_STATUS[PlanStatus(view.status)],
         "subject": patient_reference(view.patient),
     }
     if view.team:  # FHIR JSON has no empty arrays
@@ -324,16 +346,15 @@ def care_team_resource(view: PlanView) -> Resource:
     return team
 
 
-def care_plan_resource(view: PlanView) -> Resource:
+def care_plan_resource(view: CarePlanView) -> Resource:
     """The caller's view of a plan as one FHIR R4 CarePlan with its Goals and CareTeam inside."""
-    plan = view.plan
+    plan = view
     status = PlanStatus(plan.status)
-    goal_ids = frozenset(str(g.goal.id) for g in view.goals)
+    goal_ids = frozenset(str(g.id) for g in view.goals)
     period = _period(plan, finished=CARE_PLAN_STATUS[status] in ("completed", "revoked"))
     resource: Resource = {
         "resourceType": "CarePlan",
         "id": str(plan.id),
-        "meta": {"versionId": str(plan.version), "lastUpdated": _instant(plan.updated_at)},
         "contained": [
             care_team_resource(view),
             *(goal_resource(g, view.patient, contained=True) for g in view.goals),
@@ -348,18 +369,27 @@ def care_plan_resource(view: PlanView) -> Resource:
     resource["subject"] = patient_reference(view.patient)
     resource["period"] = period
     resource["created"] = _instant(plan.created_at)
-    coordinator = next((m for m in view.team if m.sub == plan.coordinator_sub), None)
+    coordinator = next((m for m in view.team if m.coordinator), None)
     if coordinator is not None:
         resource["author"] = {"display": coordinator.name}
     resource["careTeam"] = [{"reference": f"#{CARE_TEAM_ID}"}]
     if view.goals:
-        resource["goal"] = [{"reference": f"#{g.goal.id}"} for g in view.goals]
+        resource["goal"] = [{"reference": f"#{g.id}"} for g in view.goals]
     if view.activities:
         resource["activity"] = [_activity(a, view, goal_ids) for a in view.activities]
-    return resource
+    return _with_meta(resource, *_moments(view))
 
 
-def goal_search_bundle(view: PlanView, *, self_url: str) -> Resource:
+def _moments(view: CarePlanView) -> list[datetime]:
+    """When the plan and everything in its CarePlan last changed."""
+    moments = [view.updated_at, *(m.created_at for m in view.team)]
+    moments += [a.updated_at for a in view.activities]
+    for goal in view.goals:
+        moments += [goal.updated_at, *(n.created_at for n in goal.notes)]
+    return moments
+
+
+def goal_search_bundle(view: CarePlanView, *, self_url: str) -> Resource:
     """``Goal?plan=``: a searchset Bundle of the plan's Goals the caller may see."""
     bundle: Resource = {
         "resourceType": "Bundle",
@@ -370,7 +400,7 @@ def goal_search_bundle(view: PlanView, *, self_url: str) -> Resource:
     if view.goals:  # FHIR JSON has no empty arrays
         bundle["entry"] = [
             {
-                "fullUrl": f"urn:uuid:{g.goal.id}",
+                "fullUrl": f"urn:uuid:{g.id}",
                 "resource": goal_resource(g, view.patient),
                 "search": {"mode": "match"},
             }

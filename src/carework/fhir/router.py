@@ -10,13 +10,14 @@ from typing import Any
 
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from carework import readmodel
 from carework.access.guards import ClinicianPrincipal
 from carework.api._common import READ_ERRORS, Session
 from carework.api.route import AudienceRouter, UnitOfWorkRoute
-from carework.concurrency import etag
+from carework.auth.principal import Principal
 from carework.fhir import mapping
-from carework.plans import service as plans
 
 FHIR_MEDIA_TYPE = "application/fhir+json"
 
@@ -68,8 +69,8 @@ router = AudienceRouter(
 async def read_care_plan(
     plan_id: uuid.UUID, principal: ClinicianPrincipal, session: Session
 ) -> FhirResponse:
-    view = await plans.read_plan(session, principal, plan_id)
-    return FhirResponse(mapping.care_plan_resource(view), headers={"ETag": etag(view.plan.version)})
+    resource = mapping.care_plan_resource(await _view(session, principal, plan_id))
+    return FhirResponse(resource, headers={"ETag": f'W/"{resource["meta"]["versionId"]}"'})
 
 
 @router.get(
@@ -85,5 +86,16 @@ async def search_goals(
     session: Session,
     plan: uuid.UUID = Query(description="The id of the plan whose goals to return."),
 ) -> FhirResponse:
-    view = await plans.read_plan(session, principal, plan)
+    view = await _view(session, principal, plan)
     return FhirResponse(mapping.goal_search_bundle(view, self_url=str(request.url)))
+
+
+async def _view(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID
+) -> mapping.CarePlanView:
+    """The caller's view of the plan, from the read model every other surface reads too."""
+    view = readmodel.validated(
+        await readmodel.read_plan(session, principal, plan_id), principal.role
+    )
+    assert isinstance(view, mapping.CarePlanView), "FHIR serves the care team's views"
+    return view

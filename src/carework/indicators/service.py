@@ -30,7 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from carework.access.policy import ACTIVITY_KINDS, audited_unit, own_unit
+from carework.access.policy import ACTIVITY_KINDS
+from carework.access.scope import audited_unit, own_unit
 from carework.auth.principal import Principal
 from carework.errors import RuleViolation
 from carework.indicators.schemas import IndicatorRead, IndicatorReport

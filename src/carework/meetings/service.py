@@ -5,24 +5,22 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access import sensitivity
-from carework.access.policy import (
-    View,
-    ensure_may_change_meeting,
-    sees_minutes,
-    side_of,
-)
+from carework.access.policy import ensure_may_change_meeting
+from carework.access.roles import side_of
+from carework.access.scope import params, scoped
 from carework.access.sensitivity import GENERAL
+from carework.access.visibility import View
 from carework.activities.schemas import ActivityCreate
 from carework.activities.service import add_activity
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
 from carework.edits import sent_changes
-from carework.errors import Conflict, NotFound, RuleViolation
+from carework.errors import Conflict, RuleViolation
 from carework.feed import outbox as feed
 from carework.meetings.schemas import (
     MeetingAction,
@@ -36,29 +34,28 @@ from carework.meetings.schemas import (
 from carework.models.meeting import Meeting
 from carework.pagination import decode_cursor, page
 from carework.plans import repository as plans
-from carework.plans.service import plan_for_reading, plan_for_writing, view_of
+from carework.plans.service import ensure_open, plan_for_reading, plan_for_writing
 from carework.vocab import EventType, MinutesStatus, Side
 
 
 def shown(meeting: Meeting, view: View) -> MeetingRead:
-    """The meeting as this caller may see it: minutes only where ``sees_minutes`` allows."""
+    """The meeting as this caller may see it: minutes only where ``View.sees_minutes``."""
     read = MeetingRead.model_validate(meeting)
-    if not sees_minutes(view, meeting.created_by_side, meeting.minutes_status):
+    if not view.sees_minutes(meeting.created_by_side, meeting.minutes_status):
         read = read.model_copy(update={"minutes": None})
     return read
 
 
-async def _meeting(session: AsyncSession, plan_id: uuid.UUID, meeting_id: uuid.UUID) -> Meeting:
-    stmt = (
-        select(Meeting)
-        .where(Meeting.id == meeting_id, Meeting.plan_id == plan_id)
-        .with_for_update()
-    )
-    meeting = await session.scalar(stmt)
-    if meeting is None:
-        raise NotFound("No such meeting.")
-    touch(resource=("meeting", meeting.id))
-    return meeting
+async def _changeable(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, meeting_id: uuid.UUID
+) -> plans.InPlan[Meeting]:
+    """The meeting, locked, if the caller's side called it, the plan is open and the minutes
+    are still a draft."""
+    found = await plans.find(session, principal, plan_id, Meeting, meeting_id, lock=True)
+    ensure_open(found.plan)
+    ensure_may_change_meeting(principal, found.item.created_by_side)
+    _ensure_draft(found.item)
+    return found
 
 
 def _ensure_draft(meeting: Meeting) -> None:
@@ -104,30 +101,23 @@ async def list_meetings(
     limit: int,
     cursor: str | None,
 ) -> MeetingList:
-    plan, view = await plan_for_reading(session, principal, plan_id)
-    return await _list(session, plan.id, view, limit, cursor)
+    """The plan's meetings by scheduled time, a page at a time."""
+    _, view = await plan_for_reading(session, principal, plan_id)
+    key = (Meeting.scheduled_at, Meeting.id)
+    stmt = scoped(principal.role).meetings(Meeting).order_by(*key).limit(limit + 1)
+    if cursor is not None:
+        stmt = stmt.where(tuple_(*key) > tuple_(*decode_cursor(cursor)))
+    rows = (await session.scalars(stmt, params(principal, plan_id=plan_id))).all()
+    meetings, next_cursor = page(rows, limit, lambda m: (m.scheduled_at, m.id))
+    return MeetingList(items=[shown(m, view) for m in meetings], next_cursor=next_cursor)
 
 
 async def list_own_meetings(
     session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
 ) -> MeetingList:
     """The patient's own plan's meetings."""
-    plan = await plans.own_plan(session, principal)
-    return await _list(session, plan.id, await view_of(session, principal, plan), limit, cursor)
-
-
-async def _list(
-    session: AsyncSession, plan_id: uuid.UUID, view: View, limit: int, cursor: str | None
-) -> MeetingList:
-    """By scheduled time, a page at a time."""
-    key = (Meeting.scheduled_at, Meeting.id)
-    stmt = select(Meeting).where(Meeting.plan_id == plan_id).order_by(*key).limit(limit + 1)
-    if cursor is not None:
-        stmt = stmt.where(tuple_(*key) > tuple_(*decode_cursor(cursor)))
-    meetings, next_cursor = page(
-        (await session.scalars(stmt)).all(), limit, lambda m: (m.scheduled_at, m.id)
-    )
-    return MeetingList(items=[shown(m, view) for m in meetings], next_cursor=next_cursor)
+    plan_id = await plans.own_plan_id(session, principal)
+    return await list_meetings(session, principal, plan_id, limit=limit, cursor=cursor)
 
 
 async def update_meeting(
@@ -138,10 +128,8 @@ async def update_meeting(
     expected_version: Versions,
     body: MeetingUpdate,
 ) -> MeetingRead:
-    _, view = await plan_for_writing(session, principal, plan_id)
-    meeting = await _meeting(session, plan_id, meeting_id)
-    ensure_may_change_meeting(principal, meeting.created_by_side)
-    _ensure_draft(meeting)
+    found = await _changeable(session, principal, plan_id, meeting_id)
+    meeting, view = found.item, found.view
     ensure_version(meeting.version, expected_version)
     changes = sent_changes(body, required=("scheduled_at", "participants"))
     if "participants" in changes:
@@ -173,10 +161,8 @@ async def release_minutes(
 ) -> MeetingReleased:
     """Release the minutes and create the agreed actions in one transaction. An action may
     fall to the other side: it was agreed jointly, and ``meeting_id`` records where."""
-    plan, view = await plan_for_writing(session, principal, plan_id)
-    meeting = await _meeting(session, plan_id, meeting_id)
-    ensure_may_change_meeting(principal, meeting.created_by_side)
-    _ensure_draft(meeting)
+    found = await _changeable(session, principal, plan_id, meeting_id)
+    plan, meeting, view = found.plan, found.item, found.view
     ensure_version(meeting.version, expected_version)
     if not (meeting.minutes or "").strip():
         raise RuleViolation("Write the minutes before releasing them.")
@@ -199,7 +185,7 @@ async def release_minutes(
     activity_ids = []
     for action in body.actions:
         activity = await add_activity(
-            session, principal, plan, view, Side(action.responsible_side), _as_activity(action),
+            session, principal, plan, Side(action.responsible_side), _as_activity(action),
             meeting_id=meeting.id,
         )  # fmt: skip
         activity_ids.append(activity.id)

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access import sensitivity
-from carework.access.policy import ensure_owns, side_of
+from carework.access.policy import ensure_owns
+from carework.access.roles import side_of
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.edits import mark_in_error
-from carework.errors import NotFound
 from carework.feed import outbox as feed
-from carework.goals.service import visible_goal
+from carework.models.goal import Goal
 from carework.models.note import Note
 from carework.plans import repository as plans
-from carework.plans.service import plan_for_writing
+from carework.plans.service import ensure_open
 from carework.vocab import EventType, Visibility
 
 
@@ -29,8 +28,9 @@ async def add_note(
     text: str,
     visibility: Visibility,
 ) -> Note:
-    _, view = await plan_for_writing(session, principal, plan_id)
-    goal = await visible_goal(session, view, plan_id, goal_id)
+    found = await plans.find(session, principal, plan_id, Goal, goal_id)
+    ensure_open(found.plan)
+    goal = found.item
     note = Note(
         id=uuid.uuid4(),
         plan_id=plan_id,
@@ -46,22 +46,19 @@ async def add_note(
     touch(resource=("note", note.id))
     await session.flush()
     await feed.record(
-        session,
-        principal,
-        type=EventType.note_added,
-        plan_id=plan_id,
+        session, principal, type=EventType.note_added, plan_id=plan_id,
         resource=("note", note.id),
         of=sensitivity.of_note(goal.domain, note.visibility, note.author_side),
         data={"goal_id": str(goal.id), "visibility": note.visibility},
-    )
+    )  # fmt: skip
     return note
 
 
 async def add_patient_note(
     session: AsyncSession, principal: Principal, goal_id: uuid.UUID, text: str
 ) -> Note:
-    plan = await plans.own_plan(session, principal)
-    return await add_note(session, principal, plan.id, goal_id, text, Visibility.shared)
+    plan_id = await plans.own_plan_id(session, principal)
+    return await add_note(session, principal, plan_id, goal_id, text, Visibility.shared)
 
 
 async def mark_entered_in_error(
@@ -74,25 +71,18 @@ async def mark_entered_in_error(
 ) -> Note:
     """Notes are never changed, but one written by mistake (wrong patient, wrong goal) can be
     taken back by its author's side: it leaves every view, its row and event stay."""
-    _, view = await plan_for_writing(session, principal, plan_id)
-    goal = await visible_goal(session, view, plan_id, goal_id)
-    note = await session.scalar(
-        select(Note)
-        .where(Note.id == note_id, Note.goal_id == goal.id, Note.plan_id == plan_id)
-        .with_for_update()
+    found = await plans.find(
+        session, principal, plan_id, Note, note_id, goal_id=goal_id, lock=True, in_error_too=True
     )
-    if note is None or not view.sees_note(note.visibility, note.author_side, goal.domain):
-        raise NotFound("No such note.")
-    touch(resource=("note", note.id))
+    ensure_open(found.plan)
+    note = found.item
     ensure_owns(principal, note.author_side, "note")
     mark_in_error(note, principal.sub, reason, "note")
     await session.flush()
+    assert found.goal_domain is not None, "a note is on a goal"
     await feed.record(
-        session,
-        principal,
-        type=EventType.note_entered_in_error,
-        plan_id=plan_id,
+        session, principal, type=EventType.note_entered_in_error, plan_id=plan_id,
         resource=("note", note.id),
-        of=sensitivity.of_note(goal.domain, note.visibility, note.author_side),
-    )
+        of=sensitivity.of_note(found.goal_domain, note.visibility, note.author_side),
+    )  # fmt: skip
     return note

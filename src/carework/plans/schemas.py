@@ -1,4 +1,5 @@
-"""Plan bodies. The read views are per audience, so the spec shows what each side can see."""
+"""Plan bodies: what a plan is created and changed with, and the summaries lists show. The
+plan view itself is the read model's (``readmodel.schemas``)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,9 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from carework.activities.schemas import ActivityRead
-from carework.goals.schemas import GoalRead
 from carework.patients.nid import NationalId
 from carework.schema import Input, Name, OrgId, Output, Subject, Title
-from carework.team.schemas import PatientTeamMemberRead, TeamMemberRead
-from carework.vocab import ConsentScope, PlanStatus
+from carework.vocab import PlanStatus
 
 #: How often the plan is reviewed, in days (up to two years).
 ReviewInterval = Annotated[int, Field(ge=1, le=730, description="Days between reviews.")]
@@ -80,11 +78,6 @@ class PlanSearch(Input):
     nid: NationalId
 
 
-class PatientRef(Output):
-    nid: str
-    name: str
-
-
 class PlanSummary(Output):
     id: uuid.UUID
     patient_name: str
@@ -112,51 +105,3 @@ class PlanPage(Output):
 
 class PlanSearchResult(Output):
     items: list[PlanSummary]
-
-
-class _PlanReadBase(Output):
-    id: uuid.UUID
-    dps_unit: str
-    nav_office: str
-    title: str
-    main_goal: str | None
-    status: PlanStatus
-    coordinator_sub: str | None
-    next_review_date: date | None
-    period_start: date | None
-    period_end: date | None
-    review_interval_days: int | None
-    last_reviewed_on: date | None
-    review_overdue: bool = Field(False, description="The next review date has passed.")
-    first_employer_contact: date | None = Field(
-        None, description="IPS: the first contact with an employer, from the activities."
-    )
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    goals: list[GoalRead]
-    activities: list[ActivityRead]
-    consent: list[ConsentScope] = Field(
-        description="The consent scopes active for this plan at the time of the request."
-    )
-
-
-class DpsPlanRead(_PlanReadBase):
-    """The DPS view: every goal and activity; internal notes of the DPS side only."""
-
-    patient: PatientRef
-    team: list[TeamMemberRead]
-
-
-class NavPlanRead(_PlanReadBase):
-    """The NAV view: work and education in full; treatment goals, treatment activities and
-    their notes appear only while the patient's consent covers them (see ``consent``)."""
-
-    patient: PatientRef
-    team: list[TeamMemberRead]
-
-
-class PatientPlanRead(_PlanReadBase):
-    """The patient's own plan: everything shared with them, no internal notes."""
-
-    team: list[PatientTeamMemberRead]

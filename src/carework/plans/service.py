@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Protocol
 
@@ -14,24 +12,23 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carework.access.policy import View, side_of, units_for_new_plan, view_for
+from carework.access.policy import units_for_new_plan
+from carework.access.roles import side_of
 from carework.access.sensitivity import GENERAL
+from carework.access.visibility import View
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.concurrency import Versions, ensure_version
-from carework.consent.repository import active_scopes
 from carework.edits import ensure_move, sent_changes
 from carework.errors import Conflict, RuleViolation
 from carework.feed import outbox as feed
-from carework.models.activity import Activity
-from carework.models.goal import Goal
-from carework.models.note import Note
 from carework.models.patient import Patient
 from carework.models.plan import Plan
 from carework.models.team import CareTeamMember
 from carework.pagination import decode_cursor, encode_cursor
 from carework.plans import repository
 from carework.plans.schemas import PlanCreate, PlanUpdate
+from carework.readmodel import PlanJson, read_plan
 from carework.vocab import OPEN_PLAN_STATUSES, EventType, PlanStatus
 
 PLAN_TRANSITIONS: dict[PlanStatus, frozenset[PlanStatus]] = {
@@ -42,33 +39,11 @@ PLAN_TRANSITIONS: dict[PlanStatus, frozenset[PlanStatus]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class GoalView:
-    goal: Goal
-    notes: list[Note]
-
-
-@dataclass(frozen=True, slots=True)
-class PlanView:
-    """One caller's view of a plan: only what the access policy lets them see."""
-
-    plan: Plan
-    patient: Patient
-    goals: list[GoalView]
-    activities: list[Activity]
-    team: list[CareTeamMember]
-    consent: frozenset[str]
-
-
-async def view_of(session: AsyncSession, principal: Principal, plan: Plan) -> View:
-    return view_for(principal, await active_scopes(session, plan.id))
-
-
 async def plan_for_reading(
     session: AsyncSession, principal: Principal, plan_id: uuid.UUID
 ) -> tuple[Plan, View]:
-    plan, consent = await repository.get_plan_and_consent(session, principal, plan_id)
-    return plan, view_for(principal, consent)
+    """A plan in the caller's scope (404 otherwise) and what the caller sees of it."""
+    return await repository.get_plan(session, principal, plan_id)
 
 
 async def plan_for_writing(
@@ -112,7 +87,8 @@ def first_review(
     return base + timedelta(days=interval_days)
 
 
-async def create_plan(session: AsyncSession, principal: Principal, body: PlanCreate) -> Plan:
+async def create_plan(session: AsyncSession, principal: Principal, body: PlanCreate) -> PlanJson:
+    """Open a plan in the caller's unit; the answer is the caller's view of it."""
     side = side_of(principal)
     dps_unit, nav_office = units_for_new_plan(principal, body.dps_unit, body.nav_office)
     if dps_unit is None or nav_office is None:
@@ -165,82 +141,7 @@ async def create_plan(session: AsyncSession, principal: Principal, body: PlanCre
         version=plan.version,
         data={"status": plan.status},
     )
-    return plan
-
-
-async def load_view(session: AsyncSession, principal: Principal, plan: Plan) -> PlanView:
-    view = await view_of(session, principal, plan)
-    patient = await repository.get_patient(session, plan.patient_id)
-    goals = (
-        (
-            await session.execute(
-                select(Goal).where(Goal.plan_id == plan.id).order_by(Goal.created_at, Goal.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    # An activity may hang on a goal entered in error: its domain still decides who sees it.
-    visible_goals = [g for g in goals if g.entered_in_error_at is None and view.sees_goal(g.domain)]
-    domain_of = {g.id: g.domain for g in goals}
-    notes = (
-        (
-            await session.execute(
-                select(Note)
-                .where(Note.plan_id == plan.id, Note.entered_in_error_at.is_(None))
-                .order_by(Note.created_at, Note.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    notes_by_goal: dict[uuid.UUID, list[Note]] = defaultdict(list)
-    for note in notes:
-        if view.sees_note(note.visibility, note.author_side, domain_of[note.goal_id]):
-            notes_by_goal[note.goal_id].append(note)
-    activities = (
-        (
-            await session.execute(
-                select(Activity)
-                .where(Activity.plan_id == plan.id, Activity.entered_in_error_at.is_(None))
-                .order_by(Activity.created_at, Activity.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    team = (
-        (
-            await session.execute(
-                select(CareTeamMember)
-                .where(CareTeamMember.plan_id == plan.id)
-                .order_by(CareTeamMember.created_at, CareTeamMember.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    return PlanView(
-        plan=plan,
-        patient=patient,
-        goals=[GoalView(g, notes_by_goal[g.id]) for g in visible_goals],
-        activities=[
-            a
-            for a in activities
-            if view.sees_activity(a.responsible_side, domain_of[a.goal_id] if a.goal_id else None)
-        ],
-        team=list(team),
-        consent=frozenset(s.value for s in view.consent),
-    )
-
-
-async def read_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> PlanView:
-    plan = await repository.get_plan(session, principal, plan_id)
-    return await load_view(session, principal, plan)
-
-
-async def read_own_plan(session: AsyncSession, principal: Principal) -> PlanView:
-    return await load_view(session, principal, await repository.own_plan(session, principal))
+    return await read_plan(session, principal, plan.id)
 
 
 async def update_plan(
@@ -249,8 +150,8 @@ async def update_plan(
     plan_id: uuid.UUID,
     expected_version: Versions,
     body: PlanUpdate,
-) -> Plan:
-    plan = await repository.get_plan(session, principal, plan_id, lock=True)
+) -> PlanJson:
+    plan, _ = await repository.get_plan(session, principal, plan_id, lock=True)
     ensure_version(plan.version, expected_version)
     changes = sent_changes(body)
     new_status = changes.get("status")
@@ -289,7 +190,7 @@ async def update_plan(
         version=plan.version,
         data={"changed": sorted(changes), "status": plan.status},
     )
-    return plan
+    return await read_plan(session, principal, plan.id)
 
 
 async def list_plans(

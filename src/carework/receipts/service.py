@@ -12,45 +12,31 @@ import functools
 import uuid
 
 from sqlalchemy import Insert, String, Text, Uuid, bindparam, cast, func, literal, select, union_all
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
-from carework.access.policy import anyone_with, side_of, sql_view_for
+from carework.access.roles import side_of
+from carework.access.scope import params, scoped
 from carework.auth.principal import Principal
 from carework.models.activity import Activity
 from carework.models.goal import Goal
 from carework.models.receipt import ItemSeen, PlanSeen
 from carework.plans import repository as plans
-from carework.plans.view import in_use
 from carework.vocab import Role
-
-_PLAN = bindparam("plan_id", type_=Uuid)
 
 
 @functools.cache
 def _items_seen(role: Role) -> Insert:
     """Upsert a receipt for every goal and activity of the plan that a caller of ``role``
-    sees (``SqlView``, the same rules as the plan view), at its current version."""
-    view = sql_view_for(anyone_with(role), bindparam("consent_scopes", type_=ARRAY(String)))
-    goal = aliased(Goal)
-    goals = select(Goal.id, literal("goal", String).label("item_type"), Goal.version).where(
-        Goal.plan_id == _PLAN, in_use(Goal), view.sees_goal(Goal.domain)
-    )
-    activities = (
-        select(Activity.id, literal("activity", String), Activity.version)
-        .outerjoin(goal, goal.id == Activity.goal_id)
-        .where(
-            Activity.plan_id == _PLAN,
-            in_use(Activity),
-            view.sees_activity(Activity.responsible_side, goal.domain),
-        )
-    )
+    sees (``access.scope``, the same rules as the plan view), at its current version."""
+    reads = scoped(role)
+    goals = reads.goals(Goal.id, literal("goal", String).label("item_type"), Goal.version)
+    activities = reads.activities(Activity.id, literal("activity", String), Activity.version)
     items = union_all(goals, activities).subquery()
     rows = select(
         items.c.id,
         bindparam("party", type_=String),
-        _PLAN,
+        bindparam("plan_id", type_=Uuid),
         items.c.item_type,
         items.c.version,
         bindparam("sub", type_=String),
@@ -70,7 +56,7 @@ def _items_seen(role: Role) -> Insert:
 
 def _plan_seen() -> Insert:
     stmt = insert(PlanSeen).values(
-        plan_id=_PLAN,
+        plan_id=bindparam("plan_id", type_=Uuid),
         sub=bindparam("sub", type_=String),
         party=bindparam("party", type_=String),
         seen_snapshot=cast(func.pg_current_snapshot(), Text),
@@ -90,19 +76,13 @@ _PLAN_SEEN = _plan_seen()
 
 async def mark_seen(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> None:
     """The caller has looked at this plan (in scope, open or not: reading is no change)."""
-    plan, consent = await plans.get_plan_and_consent(session, principal, plan_id)
-    params = {
-        "plan_id": plan.id,
-        "party": side_of(principal).value,
-        "sub": principal.sub,
-        "consent_scopes": sorted(s.value for s in consent),
-    }
-    conn = await session.connection()
-    await conn.execute(_PLAN_SEEN, params)
-    await conn.execute(_items_seen(principal.role), params)
+    plan, _ = await plans.get_plan(session, principal, plan_id)
+    values = {"plan_id": plan.id, "party": side_of(principal).value, "sub": principal.sub}
+    conn = await session.connection()  # Core upserts, not ORM bulk inserts
+    await conn.execute(_PLAN_SEEN, values)
+    await conn.execute(_items_seen(principal.role), params(principal, **values))
 
 
 async def mark_own_plan_seen(session: AsyncSession, principal: Principal) -> None:
     """The patient has looked at their plan."""
-    plan = await plans.own_plan(session, principal)
-    await mark_seen(session, principal, plan.id)
+    await mark_seen(session, principal, await plans.own_plan_id(session, principal))

@@ -1,4 +1,9 @@
-"""Which consents are active: the one query every NAV read path depends on."""
+"""Which consents are in force, as SQL: the rule every NAV read depends on.
+
+Whether a consent is active is decided against the database clock at each request (``now()``
+in the request's transaction), so a revocation or an expiry holds from the very next request,
+on every replica alike.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,6 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.selectable import LateralFromClause
 
@@ -29,18 +33,11 @@ from carework.vocab import ConsentScope
 
 
 def is_active() -> ColumnElement[bool]:
-    """Active at this transaction's time, by the database clock every replica shares."""
+    """Not revoked and not expired, by the database clock every replica shares."""
     return and_(
         Consent.revoked_at.is_(None),
         or_(Consent.valid_until.is_(None), Consent.valid_until > func.now()),
     )
-
-
-async def active_scopes(session: AsyncSession, plan_id: uuid.UUID) -> frozenset[ConsentScope]:
-    rows = await session.scalars(
-        select(func.unnest(Consent.scopes)).where(Consent.plan_id == plan_id, is_active())
-    )
-    return frozenset(ConsentScope(s) for s in rows)
 
 
 def active_scopes_lateral() -> LateralFromClause:
@@ -66,7 +63,7 @@ def active_scopes_lateral() -> LateralFromClause:
 def scope_active(
     plan_id: InstrumentedAttribute[uuid.UUID], scope: ConsentScope
 ) -> ColumnElement[bool]:
-    """SQL: the plan has an active consent covering ``scope`` (for set-based reads)."""
+    """The plan has an active consent covering ``scope`` (for set-based reads)."""
     return (
         select(Consent.id)
         .where(

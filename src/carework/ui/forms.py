@@ -1,0 +1,81 @@
+"""Form posts read into the API's own request schemas, so a form and the API accept the same."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from carework.errors import RuleViolation
+
+Form = dict[str, list[str]]
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_form(request: Request) -> Form:
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return parse_qs(body, keep_blank_values=True)
+
+
+def one(form: Form, name: str) -> str | None:
+    """A field's value; empty means not given."""
+    value = form.get(name, [""])[-1].strip()
+    return value or None
+
+
+def parse(model: type[M], data: dict[str, Any]) -> M:
+    """A create body from a form: the fields filled in."""
+    return parse_sent(model, {k: v for k, v in data.items() if v is not None})
+
+
+def parse_changes(model: type[M], form: Form, names: tuple[str, ...]) -> M:
+    """A PATCH body from a form: the fields the form has (an emptied one as None, so a date
+    can be cleared and a required field refused), nothing for the fields it does not have."""
+    return parse_sent(model, {name: one(form, name) for name in names if name in form})
+
+
+def parse_sent(model: type[M], data: dict[str, Any]) -> M:
+    """Like ``parse``, but None is sent as None (the service sees which fields were set)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        raise RuleViolation("The form has invalid fields.") from None
+
+
+def form_uuid(form: Form, name: str) -> uuid.UUID | None:
+    value = one(form, name)
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        raise RuleViolation(f"{name} is not an id.") from None
+
+
+def form_version(form: Form) -> frozenset[int]:
+    """The version the page showed is the If-Match: a stale page is refused, not overwritten."""
+    version = one(form, "version") or ""
+    if not version.isascii() or not version.isdigit():
+        raise RuleViolation("version is not a number.")
+    return frozenset({int(version)})
+
+
+def form_end_of_day(form: Form, name: str) -> datetime | None:
+    """A date field read as "up to and including that day", in the server's time zone."""
+    value = one(form, name)
+    if value is None:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), time(23, 59, 59)).astimezone()
+    except (ValueError, OverflowError, OSError):  # not a date, or none this clock can place
+        raise RuleViolation(f"{name} is not a date.") from None
+
+
+def cursor_of(request: Request) -> str | None:
+    """``?cursor=`` as the service's ``next_cursor`` gave it; the service refuses a bad one."""
+    cursor = request.query_params.get("cursor") or None
+    if cursor is not None and len(cursor) > 200:
+        raise RuleViolation("The cursor is not one this service issued.")
+    return cursor

@@ -1,0 +1,114 @@
+"""How a page request runs, who is signed in, and which roles each group of pages serves.
+
+Every page runs in ``UnitOfWorkRoute`` (one session, one audit event per request), so a page
+view is audited exactly like an API read; then a refusal becomes something a person can act
+on — the sign-in page, or the page the form came from with a clear message, never a
+problem+json body in the browser. The signed-in person is a bearer token kept in an HttpOnly,
+SameSite=Strict cookie and verified on every request by the app's ``TokenVerifier``; the
+``Principal`` built from it goes to the same services (and so the same access policy) as the
+API. Like the API's audience routers, each router checks the role for all of its pages
+(``care_router``, ``patient_router``); form posts must also come from this origin.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from carework.access.roles import ensure_role
+from carework.api.route import Handler, UnitOfWorkRoute
+from carework.auth.principal import Principal
+from carework.auth.tokens import TokenVerifier
+from carework.errors import CareworkError, Forbidden, MissingCredentials, Unauthorized
+from carework.ui.pages import ERRORS, error_page, redirect
+from carework.vocab import Role
+
+COOKIE = "carework_ui"
+SESSION_SECONDS = 8 * 3600
+
+
+class CrossSiteRefused(Forbidden):
+    """A form post from another origin."""
+
+
+class UiRoute(UnitOfWorkRoute):
+    """``UnitOfWorkRoute`` (the work is rolled back and the refusal audited), and then the
+    refusal as a page."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except CrossSiteRefused:
+                return error_page(request, 403, "Skjemaet kom ikke fra denne nettsiden.")
+            except Unauthorized:
+                if request.method == "POST":
+                    return redirect("/ui/login", feil="unauthorized")
+                return redirect("/ui/login")
+            except CareworkError as exc:
+                if request.method == "POST":
+                    return redirect(_page_of(request), feil=exc.slug)
+                return error_page(request, exc.status, ERRORS.get(exc.slug, "Noe gikk galt."))
+
+        return run
+
+
+def _page_of(request: Request) -> str:
+    """Where a form's page is: the answer to a post goes back there."""
+    plan_id = request.path_params.get("plan_id")
+    if plan_id:
+        return f"/ui/plans/{plan_id}"
+    for prefix in ("/ui/me", "/ui/login"):
+        if request.url.path.startswith(prefix):
+            return prefix
+    return "/ui/plans"
+
+
+async def signed_in(request: Request) -> Principal:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        raise MissingCredentials("Not signed in.")
+    verifier: TokenVerifier = request.app.state.verifier
+    principal = await verifier.verify(token)
+    request.state.principal = principal  # the audit event names who it was
+    return principal
+
+
+SignedIn = Annotated[Principal, Depends(signed_in)]
+
+
+async def care_team(principal: SignedIn) -> Principal:
+    """Clinicians and advisors; the patient has their own page (``/ui/me``)."""
+    return ensure_role(principal, Role.clinician, Role.nav_advisor)
+
+
+async def the_patient(principal: SignedIn) -> Principal:
+    return ensure_role(principal, Role.patient)
+
+
+async def same_origin(request: Request) -> None:
+    """CSRF defence for form posts, on top of the SameSite=Strict cookie."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None or urlsplit(source).netloc != request.headers.get("host"):
+        raise CrossSiteRefused("Cross-site form post.")
+
+
+SAME_ORIGIN = [Depends(same_origin)]
+
+#: Sign-in, sign-out and the landing redirect: any visitor.
+public_router = APIRouter(prefix="/ui", route_class=UiRoute, include_in_schema=False)
+#: The care team's pages: clinicians and advisors.
+care_router = APIRouter(
+    prefix="/ui", route_class=UiRoute, include_in_schema=False, dependencies=[Depends(care_team)]
+)
+#: The patient's own pages.
+patient_router = APIRouter(
+    prefix="/ui/me",
+    route_class=UiRoute,
+    include_in_schema=False,
+    dependencies=[Depends(the_patient)],
+)

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Set
 from typing import Any, TypeVar
 
 import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from tests.factories import Actor, World, create_plan, make_nid
 
@@ -156,3 +158,15 @@ async def all_pages(
         if cursor is None:
             return pages
         assert len(pages) < 50, "the cursor does not move on"
+
+
+def served_routes(app: FastAPI) -> set[str]:
+    """Every ``METHOD /path`` the app answers with a FastAPI route, patient data or not."""
+    routes: set[str] = set()
+    for context in iter_route_contexts(app.routes):
+        if not isinstance(context.original_route, APIRoute):
+            continue  # the docs pages and openapi.json are plain Starlette routes
+        assert context.path is not None
+        for method in context.methods or ():
+            routes.add(f"{method} {context.path}")
+    return routes

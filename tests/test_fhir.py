@@ -15,9 +15,9 @@ from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.careteam import CareTeam
 from fhir.resources.R4B.goal import Goal
 
-from carework.audit.http import action_of
 from carework.fhir import mapping
 from carework.goals.service import GOAL_TRANSITIONS
+from carework.http.audit import action_of
 from carework.vocab import ActivityKind, ActivityStatus, GoalStatus, PlanStatus, TeamRole
 from tests.domain_helpers import (
     add_activity,

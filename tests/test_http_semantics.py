@@ -15,9 +15,10 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
 
-from carework.api.route import AudienceRouter
 from carework.config import Settings
+from carework.http.route import AudienceRouter
 from carework.patients.nid import validate_nid
+from carework.vocab import Role
 from tests.factories import World, create_plan, make_nid
 
 PLANS = "/api/v1/dps/plans"
@@ -125,7 +126,7 @@ async def test_wrong_method_is_405_problem_with_allow(
 
 
 def test_an_audience_router_is_not_tried_outside_its_prefix() -> None:
-    """A NAV read is not held against each DPS route (``api.route.AudienceRouter``)."""
+    """A NAV read is not held against each DPS route (``http.route.AudienceRouter``)."""
     tried_routes: list[str] = []
 
     class Noted(APIRoute):
@@ -133,7 +134,8 @@ def test_an_audience_router_is_not_tried_outside_its_prefix() -> None:
             tried_routes.append(scope["path"])
             return super().matches(scope)
 
-    dps = AudienceRouter(prefix="/api/v1/dps", route_class=Noted)
+    dps = AudienceRouter(prefix="/api/v1/dps", tag="dps", roles=(Role.clinician,))
+    dps.route_class = Noted
     dps.add_api_route("/plans/{plan_id}", lambda plan_id: None, methods=["GET"])
     app = FastAPI()
     app.include_router(dps)

@@ -252,13 +252,13 @@ async def test_an_unhandled_error_is_logged_with_its_request_id_on_every_line(
 
     assert {line["logger"] for line in lines} >= {
         "carework.access",
-        "carework.problem",
+        "carework.http.problem",
         "uvicorn.error",
     }
     assert all(line.get("request_id") == "boom-1" for line in lines), lines
     access = next(line for line in lines if line["logger"] == "carework.access")
     assert (access["path"], access["status"]) == ("/boom", 500)
-    problem = next(line for line in lines if line["logger"] == "carework.problem")
+    problem = next(line for line in lines if line["logger"] == "carework.http.problem")
     frames = problem["exception"][0]["frames"]
     assert frames, problem
     assert not any("locals" in frame for frame in frames), "tracebacks must not show locals"

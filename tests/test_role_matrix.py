@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, iter_route_contexts
 
+from tests.domain_helpers import served_routes
 from tests.factories import Actor, TokenMaker, World, create_plan, unique
 
 #: DESIGN.md, access model 1: each router serves exactly one role.
@@ -975,21 +975,9 @@ async def test_role_matrix(
 # --- the table against the app -------------------------------------------------------------------
 
 
-def served_routes(app: FastAPI) -> set[str]:
-    """Every ``METHOD /path`` the app answers with a FastAPI route, patient data or not."""
-    routes: set[str] = set()
-    for context in iter_route_contexts(app.routes):
-        if not isinstance(context.original_route, APIRoute):
-            continue  # the docs pages and openapi.json are plain Starlette routes
-        assert context.path is not None
-        for method in context.methods or ():
-            routes.add(f"{method} {context.path}")
-    return routes
-
-
 def test_table_names_every_route(app: FastAPI) -> None:
-    # /ui is the browser frontend: cookie sign-in and redirects instead of 401/403, covered
-    # route by route in tests/test_ui.py; it runs the same services and UnitOfWorkRoute.
+    # /ui is the browser frontend: cookie sign-in and redirects instead of 401/403, with a
+    # table of its own in tests/test_ui_routes.py; it runs the same services and routes.
     served = {
         r
         for r in served_routes(app)

@@ -11,16 +11,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from carework import __version__, ops, ui
+from carework import __version__, operations, ui
 from carework.api import audit, dps, nav, patient
 from carework.auth.tokens import TokenVerifier
 from carework.config import Settings, get_settings
 from carework.db.embedded import EmbeddedPostgres
 from carework.db.session import make_engine, make_sessionmaker
 from carework.fhir import router as fhir
+from carework.http.middleware import AccessLogMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from carework.http.problem import install_problem_handlers
 from carework.logs import configure_logging
-from carework.middleware import AccessLogMiddleware, BodyLimitMiddleware, RequestIdMiddleware
-from carework.problem import install_problem_handlers
 
 log = logging.getLogger("carework")
 
@@ -100,5 +100,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(fhir.router)
     ui.install(app)  # /ui: the thin web frontend, and its static files
-    ops.install(app)  # /healthz, /readyz, /metrics, and request metrics for every route
+    operations.install(app)  # /healthz, /readyz, /metrics, and request metrics for every route
     return app

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from carework.schema import Input, Name, Text, Title
+from carework.bodies import Input, Name, Text, Title
 from carework.vocab import ActivityKind, ActivityStatus, JobOutcome
 
 

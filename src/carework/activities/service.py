@@ -13,7 +13,6 @@ from carework.activities.schemas import ActivityCreate, ActivityUpdate
 from carework.agreements import service as agreements
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.concurrency import Versions, ensure_version
 from carework.edits import ensure_move, mark_in_error, sent_changes
 from carework.errors import NotFound, RuleViolation
 from carework.feed import outbox as feed
@@ -23,6 +22,7 @@ from carework.models.plan import Plan
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open, plan_for_writing
 from carework.readmodel import PlanJson, read_activity
+from carework.versions import Versions, ensure_version
 from carework.vocab import IPS_KINDS, ActivityKind, ActivityStatus, EventType, JobOutcome, Side
 
 ACTIVITY_TRANSITIONS: dict[ActivityStatus, frozenset[ActivityStatus]] = {

@@ -22,7 +22,6 @@ from carework.access.policy import ensure_may_agree_to_activity, ensure_may_agre
 from carework.access.roles import side_of
 from carework.access.sensitivity import EventClass
 from carework.auth.principal import Principal
-from carework.concurrency import Versions, ensure_version
 from carework.feed import outbox as feed
 from carework.models.activity import Activity
 from carework.models.agreement import Agreement
@@ -30,6 +29,7 @@ from carework.models.goal import Goal
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open
 from carework.readmodel import PlanJson, read_activity, read_goal
+from carework.versions import Versions, ensure_version
 from carework.vocab import EventType
 
 ItemType = Literal["goal", "activity"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from carework.schema import Output
+from carework.bodies import Output
 
 
 class AccessLogEntry(Output):

@@ -19,15 +19,17 @@ from carework.auth.principal import Principal
 from carework.errors import NotFound
 from carework.models.audit import AuditEvent
 from carework.models.plan import Plan
-from carework.pagination import decode_cursor, encode_cursor
+from carework.paging import decode_key, page
 from carework.vocab import Role
 
 
 def _page(events: Sequence[AuditEvent], limit: int) -> tuple[Sequence[AuditEvent], str | None]:
-    if len(events) <= limit:
-        return events, None
-    events = events[:limit]
-    return events, encode_cursor(events[-1].occurred_at, events[-1].id)
+    return page(events, limit, lambda event: (event.occurred_at, event.id))
+
+
+def _after(cursor: str) -> tuple[datetime, uuid.UUID]:
+    at, event_id = decode_key(cursor, datetime, uuid.UUID)
+    return at, event_id
 
 
 async def access_log(
@@ -71,9 +73,7 @@ async def _plan_log(
         readable_audit_events(principal.role), AuditEvent.plan_id == plan_id
     )
     if cursor:
-        stmt = stmt.where(
-            tuple_(AuditEvent.occurred_at, AuditEvent.id) < tuple_(*decode_cursor(cursor))
-        )
+        stmt = stmt.where(tuple_(AuditEvent.occurred_at, AuditEvent.id) < tuple_(*_after(cursor)))
     stmt = stmt.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit + 1)
     return _page((await session.scalars(stmt, params(principal))).all(), limit)
 
@@ -100,9 +100,7 @@ async def search_events(
     if until is not None:
         stmt = stmt.where(AuditEvent.occurred_at < until)
     if cursor:
-        stmt = stmt.where(
-            tuple_(AuditEvent.occurred_at, AuditEvent.id) > tuple_(*decode_cursor(cursor))
-        )
+        stmt = stmt.where(tuple_(AuditEvent.occurred_at, AuditEvent.id) > tuple_(*_after(cursor)))
     stmt = stmt.order_by(AuditEvent.occurred_at, AuditEvent.id).limit(limit + 1)
     return _page((await session.scalars(stmt, params(principal))).all(), limit)
 

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, field_validator
 
-from carework.schema import Input, Output
+from carework.bodies import Input, Output
+from carework.models.consent import Consent
 from carework.vocab import ConsentEvidence, ConsentScope
 
 
@@ -35,6 +36,11 @@ class RecordedConsentCreate(_Grant):
 
 
 class ConsentRead(Output):
+    @classmethod
+    def of(cls, consent: Consent, active: bool) -> ConsentRead:
+        columns = {c.key: getattr(consent, c.key) for c in Consent.__table__.columns}
+        return cls.model_validate({**columns, "active": active})
+
     id: uuid.UUID
     plan_id: uuid.UUID
     scopes: list[ConsentScope]

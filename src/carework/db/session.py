@@ -11,7 +11,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -72,9 +71,3 @@ async def unit_of_work(
         except BaseException:
             await session.rollback()
             raise
-
-
-async def request_session(request: Request) -> AsyncSession:
-    """The session ``api.route.UnitOfWorkRoute`` opened for this request."""
-    session: AsyncSession = request.state.session
-    return session

@@ -9,8 +9,8 @@ from typing import Annotated, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from carework.bodies import Input, Output, Text
 from carework.patients.nid import NationalId
-from carework.schema import Input, Output, Text
 from carework.vocab import Achievement, Side
 
 NextStep = Annotated[str, StringConstraints(min_length=1, max_length=2000)]

@@ -36,7 +36,7 @@ from carework.models.goal import Goal
 from carework.models.patient import Patient
 from carework.models.plan import Plan
 from carework.models.review import Evaluation, GoalEvaluation
-from carework.pagination import KeyPart, decode_key, page
+from carework.paging import KeyPart, decode_key, page
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open, plan_for_reading
 from carework.vocab import OPEN_PLAN_STATUSES, EventType

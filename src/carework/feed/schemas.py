@@ -4,7 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from carework.schema import Output
+from carework.bodies import Output
+from carework.models.change_event import ChangeEvent
+from carework.paging import encode_key
 
 
 class Actor(Output):
@@ -13,6 +15,20 @@ class Actor(Output):
 
 
 class ChangeEventRead(Output):
+    @classmethod
+    def of(cls, event: ChangeEvent) -> ChangeEventRead:
+        return cls(
+            cursor=encode_key(event.tx_id, event.id),
+            type=event.type,
+            plan_id=event.plan_id,
+            resource_type=event.resource_type,
+            resource_id=event.resource_id,
+            version=event.version,
+            at=event.occurred_at,
+            actor=Actor(name=event.actor_name, role=event.actor_role),
+            data=event.data,
+        )
+
     cursor: str
     type: str
     plan_id: uuid.UUID

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Sequence
 
@@ -12,24 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from carework.access.scope import params, readable_change_events, scoped
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.errors import NotFound, RuleViolation
+from carework.errors import NotFound
 from carework.models.change_event import ChangeEvent
 from carework.models.plan import Plan
+from carework.paging import decode_key, encode_key, page
 
 
-def encode_cursor(tx_id: int, event_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{tx_id}:{event_id}".encode()).decode().rstrip("=")
+def _after(cursor: str) -> tuple[int, int]:
+    tx_id, event_id = decode_key(cursor, int, int)
+    return tx_id, event_id
 
 
-def decode_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        tx_id, event_id = (int(part) for part in raw.split(":"))
-        if not (0 <= tx_id < 2**63 and 0 <= event_id < 2**63):  # bigint columns
-            raise ValueError(raw)
-        return tx_id, event_id
-    except (ValueError, UnicodeDecodeError):
-        raise RuleViolation("The cursor is not one this feed issued.") from None
+def _key(event: ChangeEvent) -> tuple[int, int]:
+    """The order every reader sees: by transaction id, then by event id within it."""
+    return event.tx_id, event.id
 
 
 async def read_feed(
@@ -42,10 +37,11 @@ async def read_feed(
     readable = readable_change_events(principal.role)
     stmt = select(ChangeEvent).where(readable, ChangeEvent.tx_id < int(watermark))
     if after:
-        stmt = stmt.where(tuple_(ChangeEvent.tx_id, ChangeEvent.id) > tuple_(*decode_cursor(after)))
+        stmt = stmt.where(tuple_(ChangeEvent.tx_id, ChangeEvent.id) > tuple_(*_after(after)))
     stmt = stmt.order_by(ChangeEvent.tx_id, ChangeEvent.id).limit(limit)
     events = (await session.scalars(stmt, params(principal))).all()
-    next_cursor = encode_cursor(events[-1].tx_id, events[-1].id) if events else after
+    # An empty page keeps the reader's cursor: there is nothing after it yet.
+    next_cursor = encode_key(*_key(events[-1])) if events else after
     return events, next_cursor
 
 
@@ -65,10 +61,6 @@ async def plan_history(
     readable = readable_change_events(principal.role)
     stmt = select(ChangeEvent).where(ChangeEvent.plan_id == plan_id, readable)
     if after:
-        stmt = stmt.where(tuple_(ChangeEvent.tx_id, ChangeEvent.id) > tuple_(*decode_cursor(after)))
+        stmt = stmt.where(tuple_(ChangeEvent.tx_id, ChangeEvent.id) > tuple_(*_after(after)))
     stmt = stmt.order_by(ChangeEvent.tx_id, ChangeEvent.id).limit(limit + 1)
-    events = (await session.scalars(stmt, values)).all()
-    if len(events) <= limit:
-        return events, None
-    events = events[:limit]
-    return events, encode_cursor(events[-1].tx_id, events[-1].id)
+    return page((await session.scalars(stmt, values)).all(), limit, _key)

@@ -13,11 +13,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework import readmodel
-from carework.access.guards import ClinicianPrincipal
-from carework.api._common import READ_ERRORS, Session
-from carework.api.route import AudienceRouter, UnitOfWorkRoute
 from carework.auth.principal import Principal
 from carework.fhir import mapping
+from carework.http.params import Session
+from carework.http.principal import Caller
+from carework.http.responses import READ_ERRORS
+from carework.http.route import AudienceRouter
+from carework.vocab import Role
 
 FHIR_MEDIA_TYPE = "application/fhir+json"
 
@@ -51,12 +53,8 @@ ERRORS = {
     code: {k: v for k, v in spec.items() if k != "model"} for code, spec in READ_ERRORS.items()
 }
 
-router = AudienceRouter(
-    # The same unit of work and audit as every patient-data router (api/route.py).
-    route_class=UnitOfWorkRoute,
-    prefix="/fhir/r4",
-    tags=["fhir"],
-)
+#: The same unit of work and audit as every patient-data router; clinicians only, for now.
+router = AudienceRouter(prefix="/fhir/r4", tag="fhir", roles=(Role.clinician,))
 
 
 @router.get(
@@ -66,9 +64,7 @@ router = AudienceRouter(
     responses={**_ok("CarePlan", "The plan with its Goals and CareTeam contained."), **ERRORS},
     summary="The plan as a FHIR R4 CarePlan",
 )
-async def read_care_plan(
-    plan_id: uuid.UUID, principal: ClinicianPrincipal, session: Session
-) -> FhirResponse:
+async def read_care_plan(plan_id: uuid.UUID, principal: Caller, session: Session) -> FhirResponse:
     resource = mapping.care_plan_resource(await _view(session, principal, plan_id))
     return FhirResponse(resource, headers={"ETag": f'W/"{resource["meta"]["versionId"]}"'})
 
@@ -82,7 +78,7 @@ async def read_care_plan(
 )
 async def search_goals(
     request: Request,
-    principal: ClinicianPrincipal,
+    principal: Caller,
     session: Session,
     plan: uuid.UUID = Query(description="The id of the plan whose goals to return."),
 ) -> FhirResponse:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from carework.schema import Input, Text, Title
+from carework.bodies import Input, Text, Title
 from carework.vocab import GoalDomain, GoalStatus
 
 

@@ -26,7 +26,6 @@ from carework.access.visibility import SqlView
 from carework.agreements import service as agreements
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.concurrency import Versions, ensure_version
 from carework.db import direct
 from carework.edits import ensure_move, mark_in_error, sent_changes
 from carework.feed import outbox as feed
@@ -35,6 +34,7 @@ from carework.models.goal import Goal
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open, plan_for_writing
 from carework.readmodel import PlanJson, goal_object, read_goal
+from carework.versions import Versions, ensure_version
 from carework.vocab import EventType, GoalDomain, GoalStatus, Role
 
 #: Terminal states (achieved, not_achieved, cancelled) are final.

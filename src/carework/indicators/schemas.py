@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from carework.schema import Output
+from carework.bodies import Output
 
 IndicatorName = Literal[
     "active_plans",

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
-from carework.schema import Input, LongText, Name, Output, Text, Title
+from carework.bodies import Input, LongText, Name, Output, Text, Title
 from carework.vocab import ActivityKind, MinutesStatus, Side
 
 #: What someone does at the meeting ("psykolog", "arbeidsgiver", "IPS-jobbspesialist").

@@ -4,6 +4,7 @@ releasing the minutes shows them to the others and turns the agreed actions into
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import func, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,6 @@ from carework.activities.schemas import ActivityCreate
 from carework.activities.service import add_activity
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.concurrency import Versions, ensure_version
 from carework.edits import sent_changes
 from carework.errors import Conflict, RuleViolation
 from carework.feed import outbox as feed
@@ -32,9 +32,10 @@ from carework.meetings.schemas import (
     MeetingUpdate,
 )
 from carework.models.meeting import Meeting
-from carework.pagination import decode_cursor, page
+from carework.paging import decode_key, page
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open, plan_for_reading, plan_for_writing
+from carework.versions import Versions, ensure_version
 from carework.vocab import EventType, MinutesStatus, Side
 
 
@@ -106,7 +107,7 @@ async def list_meetings(
     key = (Meeting.scheduled_at, Meeting.id)
     stmt = scoped(principal.role).meetings(Meeting).order_by(*key).limit(limit + 1)
     if cursor is not None:
-        stmt = stmt.where(tuple_(*key) > tuple_(*decode_cursor(cursor)))
+        stmt = stmt.where(tuple_(*key) > tuple_(*decode_key(cursor, datetime, uuid.UUID)))
     rows = (await session.scalars(stmt, params(principal, plan_id=plan_id))).all()
     meetings, next_cursor = page(rows, limit, lambda m: (m.scheduled_at, m.id))
     return MeetingList(items=[shown(m, view) for m in meetings], next_cursor=next_cursor)

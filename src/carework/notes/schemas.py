@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from carework.schema import Input, LongText
+from carework.bodies import Input, LongText
 from carework.vocab import Visibility
 
 

@@ -9,8 +9,9 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
+from carework.bodies import Input, Name, OrgId, Output, Subject, Title
+from carework.models.plan import Plan
 from carework.patients.nid import NationalId
-from carework.schema import Input, Name, OrgId, Output, Subject, Title
 from carework.vocab import PlanStatus
 
 #: How often the plan is reviewed, in days (up to two years).
@@ -79,6 +80,23 @@ class PlanSearch(Input):
 
 
 class PlanSummary(Output):
+    @classmethod
+    def of(
+        cls,
+        plan: Plan,
+        patient_name: str,
+        last_seen_at: datetime | None = None,
+        changed_since_seen: int = 0,
+    ) -> PlanSummary:
+        return cls.model_validate(
+            {
+                **{c.key: getattr(plan, c.key) for c in Plan.__table__.columns},
+                "patient_name": patient_name,
+                "last_seen_at": last_seen_at,
+                "changed_since_seen": changed_since_seen,
+            }
+        )
+
     id: uuid.UUID
     patient_name: str
     dps_unit: str

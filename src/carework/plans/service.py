@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -18,17 +18,17 @@ from carework.access.sensitivity import GENERAL
 from carework.access.visibility import View
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.concurrency import Versions, ensure_version
 from carework.edits import ensure_move, sent_changes
 from carework.errors import Conflict, RuleViolation
 from carework.feed import outbox as feed
 from carework.models.patient import Patient
 from carework.models.plan import Plan
 from carework.models.team import CareTeamMember
-from carework.pagination import decode_cursor, encode_cursor
+from carework.paging import decode_key, page
 from carework.plans import repository
 from carework.plans.schemas import PlanCreate, PlanUpdate
 from carework.readmodel import PlanJson, read_plan
+from carework.versions import Versions, ensure_version
 from carework.vocab import OPEN_PLAN_STATUSES, EventType, PlanStatus
 
 PLAN_TRANSITIONS: dict[PlanStatus, frozenset[PlanStatus]] = {
@@ -201,16 +201,11 @@ async def list_plans(
     limit: int,
     cursor: str | None,
 ) -> tuple[Sequence[repository.SummaryRow], str | None]:
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_key(cursor, datetime, uuid.UUID) if cursor else None
     rows = await repository.list_summaries(
         session, principal, status=status, after=after, limit=limit + 1
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1][0]
-        next_cursor = encode_cursor(last.created_at, last.id)
-    return rows, next_cursor
+    return page(rows, limit, lambda row: (row[0].created_at, row[0].id))
 
 
 async def search_plans(

@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from pydantic import Field
 
-from carework.schema import Output
+from carework.bodies import Output
 from carework.vocab import (
     Achievement,
     ActivityKind,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from carework.schema import Input, Name, OrgId, Subject
+from carework.bodies import Input, Name, OrgId, Subject
 from carework.vocab import TeamRole
 
 

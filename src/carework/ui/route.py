@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request, Response
 
 from carework.access.roles import ensure_role
-from carework.api.route import Handler, UnitOfWorkRoute
 from carework.auth.principal import Principal
 from carework.auth.tokens import TokenVerifier
 from carework.errors import CareworkError, Forbidden, MissingCredentials, Unauthorized
+from carework.http.route import Handler, UnitOfWorkRoute
 from carework.ui.pages import ERRORS, error_page, redirect
 from carework.vocab import Role
 

@@ -11,8 +11,8 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from carework.http.problem import problem_response
 from carework.logs import remember_request_id
-from carework.problem import problem_response
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")

@@ -10,13 +10,15 @@ It wraps FastAPI's handler (dependencies, endpoint, serialisation) so that, in t
 4. on any error the work is rolled back, and the refusal or failure is audited in a
    transaction of its own (no unaudited access, not even a denied one).
 
-``AudienceRouter`` is the router each audience (``/api/v1/dps``, ``/nav``, ...) is built on.
+``AudienceRouter`` is the router each audience (``/api/v1/dps``, ``/nav``, ...) is built on;
+``RouteTable`` holds the routes several audiences serve alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
@@ -24,12 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Match
 from starlette.types import Scope
 
-from carework.audit import http as audit
 from carework.audit.record import AuditRecord, current
 from carework.auth.tokens import TokenVerifier
 from carework.db.session import unit_of_work
 from carework.errors import CareworkError
+from carework.http import audit
+from carework.http.principal import serving
 from carework.idempotency import service as idempotency
+from carework.vocab import Role
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -97,10 +101,20 @@ async def _idempotent(
 
 
 class AudienceRouter(APIRouter):
-    """A router with a prefix of its own (``/api/v1/nav``): a request outside the prefix is
-    not tried against each of its routes. FastAPI tries every route of every included router in
-    turn, twice per request (to match, then to handle); before this a NAV plan read was held
-    against all of DPS's routes first, 0.2 ms of the NAV view's cost (``bench/``)."""
+    """The router of one audience (``/api/v1/nav``): every route runs as a unit of work, and
+    the roles the audience serves are checked for all of them, before anything else, so no
+    route can be added without it.
+
+    A request outside the prefix is not tried against each of its routes. FastAPI tries every
+    route of every included router in turn, twice per request (to match, then to handle);
+    before this a NAV plan read was held against all of DPS's routes first, 0.2 ms of the NAV
+    view's cost (``bench/``)."""
+
+    def __init__(self, *, prefix: str, tag: str, roles: tuple[Role, ...]) -> None:
+        super().__init__(
+            prefix=prefix, tags=[tag], route_class=UnitOfWorkRoute, dependencies=[serving(*roles)]
+        )
+        self.roles = roles
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         path: str = scope["path"]
@@ -110,3 +124,67 @@ class AudienceRouter(APIRouter):
         if path != self.prefix and not path.startswith(f"{self.prefix}/"):
             return Match.NONE, {}
         return super().matches(scope)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    method: str
+    path: str
+    endpoint: Callable[..., Any]
+    options: dict[str, Any]
+
+
+class RouteTable:
+    """Routes several audiences serve alike (DPS and NAV share the plan routes), each handler
+    written once at module level. Every audience mounts the table on its own router, under its
+    own operation ids (``dps_read_plan``, ``nav_read_plan``) and, where the views differ, its
+    own response model (``response_model={"dps": DpsPlanRead, "nav": NavPlanRead}``)."""
+
+    def __init__(self, *, shared: bool = True) -> None:
+        #: Shared routes take the audience in their operation ids; one audience's routes
+        #: (``shared=False``) are named by their handlers alone (``patient_read_plan``).
+        self.shared = shared
+        self._routes: list[_Route] = []
+
+    def route(self, method: str, path: str, **options: Any) -> Callable[[F], F]:
+        def register(endpoint: F) -> F:
+            self._routes.append(_Route(method, path, endpoint, options))
+            return endpoint
+
+        return register
+
+    def get(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route("POST", path, **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route("PUT", path, **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route("PATCH", path, **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route("DELETE", path, **options)
+
+    def mount(self, router: APIRouter, audience: str) -> None:
+        for route in self._routes:
+            options = dict(route.options)
+            model = options.get("response_model")
+            if isinstance(model, Mapping):
+                options["response_model"] = model[audience]
+            router.add_api_route(
+                route.path,
+                route.endpoint,
+                methods=[route.method],
+                operation_id=(
+                    f"{audience}_{route.endpoint.__name__}"
+                    if self.shared
+                    else route.endpoint.__name__
+                ),
+                **options,
+            )

@@ -18,7 +18,7 @@ from carework.errors import CareworkError, MissingCredentials, Unauthorized
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://carework.example/problems/"
 
-log = logging.getLogger("carework.problem")
+log = logging.getLogger("carework.http.problem")
 
 
 class FieldError(BaseModel):

@@ -1,8 +1,9 @@
-"""FastAPI dependencies that turn the bearer token into a role-checked ``Principal``."""
+"""Who is calling: the bearer token, verified into a ``Principal`` once per request, and the
+role check every audience router puts in front of all its routes (``serving``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -28,18 +29,16 @@ async def current_principal(
     return principal
 
 
-AnyPrincipal = Annotated[Principal, Depends(current_principal)]
+#: The caller of a route. Which roles may call it is its router's (``serving``), checked
+#: before anything else runs; FastAPI verifies the token once per request for both.
+Caller = Annotated[Principal, Depends(current_principal)]
 
 
-def _role(role: Role) -> object:
-    async def dependency(principal: AnyPrincipal) -> Principal:
-        return ensure_role(principal, role)
+def serving(*roles: Role) -> Any:
+    """The router dependency that admits these roles only (403 for any other)."""
 
-    dependency.__name__ = f"require_{role.value}"
-    return Depends(dependency)
+    async def role_check(principal: Caller) -> None:
+        ensure_role(principal, *roles)
 
-
-ClinicianPrincipal = Annotated[Principal, _role(Role.clinician)]
-AdvisorPrincipal = Annotated[Principal, _role(Role.nav_advisor)]
-PatientPrincipal = Annotated[Principal, _role(Role.patient)]
-AuditorPrincipal = Annotated[Principal, _role(Role.auditor)]
+    role_check.__name__ = f"serving_{'_'.join(role.value for role in roles)}"
+    return Depends(role_check)

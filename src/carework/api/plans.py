@@ -1,0 +1,119 @@
+"""Plans: open one, list and find them, read and change one, and the EHR's status check."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import Query, Request, status
+
+from carework import readmodel
+from carework.evaluations import service as reviews
+from carework.evaluations.schemas import PlanStatusQuery, PlanStatusRead
+from carework.http.params import IDEMPOTENT, Cursor, ExpectedVersion, Limit, Session
+from carework.http.principal import Caller
+from carework.http.responses import (
+    PATCH_ERRORS,
+    READ_ERRORS,
+    SEARCH_ERRORS,
+    WRITE_ERRORS,
+    plan_json,
+)
+from carework.http.route import RouteTable
+from carework.plans import service as plans
+from carework.plans.schemas import (
+    PlanCreate,
+    PlanPage,
+    PlanSearch,
+    PlanSearchResult,
+    PlanSummary,
+    PlanUpdate,
+)
+from carework.readmodel.schemas import DpsPlanRead, NavPlanRead
+from carework.vocab import PlanStatus
+
+#: The care team's plan routes, mounted by DPS and by NAV.
+routes = RouteTable()
+PLAN_READ = {"dps": DpsPlanRead, "nav": NavPlanRead}
+
+
+@routes.post(
+    "/plans",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PLAN_READ,
+    dependencies=IDEMPOTENT,
+    responses=WRITE_ERRORS,
+    summary="Create a plan for a patient",
+)
+async def create_plan(
+    body: PlanCreate, principal: Caller, session: Session, request: Request
+) -> Any:
+    found = await plans.create_plan(session, principal, body)
+    location = f"{request.url.path}/{found.id}"
+    return plan_json(found, status.HTTP_201_CREATED, Location=location)
+
+
+@routes.get(
+    "/plans",
+    response_model=PlanPage,
+    responses=READ_ERRORS,
+    summary="Plans in the caller's scope",
+)
+async def list_plans(
+    principal: Caller,
+    session: Session,
+    plan_status: PlanStatus | None = Query(None, alias="status"),
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> PlanPage:
+    rows, next_cursor = await plans.list_plans(
+        session, principal, status=plan_status, limit=limit, cursor=cursor
+    )
+    return PlanPage(items=[PlanSummary.of(*row) for row in rows], next_cursor=next_cursor)
+
+
+@routes.post(
+    "/plans/search",
+    response_model=PlanSearchResult,
+    responses=SEARCH_ERRORS,
+    summary="Find a patient's plans by national id (kept out of the URL)",
+)
+async def search_plans(body: PlanSearch, principal: Caller, session: Session) -> PlanSearchResult:
+    rows = await plans.search_plans(session, principal, body.nid)
+    return PlanSearchResult(items=[PlanSummary.of(*row) for row in rows])
+
+
+@routes.post(
+    "/plans/status",
+    response_model=PlanStatusRead,
+    responses=SEARCH_ERRORS,
+    summary="Does the patient have an open plan here? (national id kept out of the URL)",
+)
+async def plan_status(body: PlanStatusQuery, principal: Caller, session: Session) -> PlanStatusRead:
+    return await reviews.plan_status(session, principal, body.nid)
+
+
+@routes.get(
+    "/plans/{plan_id}",
+    response_model=PLAN_READ,
+    responses=READ_ERRORS,
+    summary="The caller's view of a plan",
+)
+async def read_plan(plan_id: uuid.UUID, principal: Caller, session: Session) -> Any:
+    return plan_json(await readmodel.read_plan(session, principal, plan_id))
+
+
+@routes.patch(
+    "/plans/{plan_id}",
+    response_model=PLAN_READ,
+    responses=PATCH_ERRORS,
+    summary="Change plan fields",
+)
+async def update_plan(
+    plan_id: uuid.UUID,
+    body: PlanUpdate,
+    principal: Caller,
+    expected: ExpectedVersion,
+    session: Session,
+) -> Any:
+    return plan_json(await plans.update_plan(session, principal, plan_id, expected, body))

@@ -1,0 +1,128 @@
+"""Reviews of a plan, a goal's achievement history, overdue reviews and quality indicators."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from fastapi import Query, status
+
+from carework.bodies import OrgId
+from carework.evaluations import service as reviews
+from carework.evaluations.schemas import (
+    AchievementHistory,
+    EvaluationCreate,
+    EvaluationList,
+    EvaluationRead,
+)
+from carework.http.params import IDEMPOTENT, Cursor, Limit, Session
+from carework.http.principal import Caller
+from carework.http.responses import READ_ERRORS, WRITE_ERRORS
+from carework.http.route import RouteTable
+from carework.indicators import service as figures
+from carework.indicators.schemas import IndicatorReport
+from carework.plans.schemas import PlanPage, PlanSummary
+
+_FROM = Query(None, alias="from", description="First day of the period (default: a year ago).")
+_TO = Query(None, alias="to", description="Last day of the period (default: today).")
+
+#: Mounted by DPS and by NAV.
+routes = RouteTable()
+#: The auditor's.
+audit_routes = RouteTable(shared=False)
+
+
+@routes.post(
+    "/plans/{plan_id}/evaluations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EvaluationRead,
+    dependencies=IDEMPOTENT,
+    responses=WRITE_ERRORS,
+    summary="Record a review of the plan, with the caller's side's findings on its goals",
+)
+async def record_evaluation(
+    plan_id: uuid.UUID, body: EvaluationCreate, principal: Caller, session: Session
+) -> EvaluationRead:
+    return await reviews.record_evaluation(session, principal, plan_id, body)
+
+
+@routes.get(
+    "/plans/{plan_id}/evaluations",
+    response_model=EvaluationList,
+    responses=READ_ERRORS,
+    summary="The plan's reviews, newest first, with the findings the caller may see",
+)
+async def list_evaluations(
+    plan_id: uuid.UUID,
+    principal: Caller,
+    session: Session,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> EvaluationList:
+    return await reviews.list_evaluations(session, principal, plan_id, limit=limit, cursor=cursor)
+
+
+@routes.get(
+    "/plans/{plan_id}/goals/{goal_id}/achievements",
+    response_model=AchievementHistory,
+    responses=READ_ERRORS,
+    summary="A goal's achievement history: what each review found, oldest first",
+)
+async def goal_achievements(
+    plan_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    principal: Caller,
+    session: Session,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> AchievementHistory:
+    return await reviews.achievement_history(
+        session, principal, plan_id, goal_id, limit=limit, cursor=cursor
+    )
+
+
+@routes.get(
+    "/reviews/overdue",
+    response_model=PlanPage,
+    responses=READ_ERRORS,
+    summary="Open plans in the caller's scope whose next review date has passed",
+)
+async def overdue_reviews(
+    principal: Caller,
+    session: Session,
+    mine: bool = Query(False, description="Only plans the caller coordinates."),
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> PlanPage:
+    rows, next_cursor = await reviews.overdue_reviews(
+        session, principal, mine=mine, limit=limit, cursor=cursor
+    )
+    return PlanPage(items=[PlanSummary.of(p, n) for p, n in rows], next_cursor=next_cursor)
+
+
+@routes.get(
+    "/indicators",
+    response_model=IndicatorReport,
+    responses=READ_ERRORS,
+    summary="Quality indicators of the caller's own unit or office (small counts suppressed)",
+)
+async def indicators(
+    principal: Caller, session: Session, start: date | None = _FROM, end: date | None = _TO
+) -> IndicatorReport:
+    return await figures.unit_indicators(session, principal, start, end)
+
+
+@audit_routes.get(
+    "/indicators",
+    response_model=IndicatorReport,
+    responses=READ_ERRORS,
+    summary="Quality indicators across units, or for one DPS unit or NAV office",
+)
+async def audit_indicators(
+    principal: Caller,
+    session: Session,
+    org: OrgId | None = Query(None, description="A DPS unit or NAV office; all when left out."),
+    start: date | None = _FROM,
+    end: date | None = _TO,
+) -> IndicatorReport:
+    return await figures.audited_indicators(session, principal, org, start, end)

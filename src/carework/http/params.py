@@ -1,0 +1,69 @@
+"""What routes declare about a request beyond its body: the session of the unit of work,
+If-Match, Idempotency-Key, and a list's page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carework.errors import PreconditionRequired
+from carework.versions import Versions
+
+
+async def request_session(request: Request) -> AsyncSession:
+    """The session ``http.route.UnitOfWorkRoute`` opened for this request."""
+    session: AsyncSession = request.state.session
+    return session
+
+
+Session = Annotated[AsyncSession, Depends(request_session)]
+
+
+# async although it awaits nothing: FastAPI runs a plain ``def`` dependency in a thread pool,
+# a thread hand-off on every write.
+async def if_match_versions(
+    if_match: Annotated[
+        str | None,
+        Header(description='The ETag you last read, e.g. `"3"`. Required on every change.'),
+    ] = None,
+) -> Versions:
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired("Send If-Match with the ETag you last read.")
+    tags = [tag.strip() for tag in if_match.split(",")]
+    if "*" in tags:
+        raise PreconditionRequired("If-Match must name a version, not *.")
+    # Weak tags (W/"3") never match: If-Match uses strong comparison (RFC 9110 13.1.1).
+    return frozenset(
+        int(tag[1:-1])
+        for tag in tags
+        # isascii too: str.isdigit() is true for "²", which int() refuses (a 500 otherwise).
+        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isascii() and tag[1:-1].isdigit()
+    )
+
+
+#: The versions If-Match names (428 without one); ``versions.ensure_version`` checks them.
+ExpectedVersion = Annotated[Versions, Depends(if_match_versions)]
+
+
+async def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            description="Retry-safe POST: a retry with the same key and body gets the first "
+            "response; the same key with another body is 422. Keys expire after 24 h.",
+        ),
+    ] = None,
+) -> None:
+    """Declares the header in the spec; ``http.route.UnitOfWorkRoute`` acts on it."""
+
+
+IDEMPOTENT = [Depends(idempotency_key)]
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
+Cursor = Annotated[
+    str | None, Query(max_length=200, description="`next_cursor` from the previous page.")
+]

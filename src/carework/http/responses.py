@@ -1,0 +1,58 @@
+"""How routes answer: the error responses they declare (problem+json), and a read-model view
+sent as PostgreSQL built it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Response
+
+from carework.http.problem import PROBLEM_MEDIA_TYPE, Problem
+from carework.readmodel import PlanJson
+from carework.versions import etag
+
+_DESCRIPTIONS = {
+    400: "The body is not JSON (or not UTF-8).",
+    401: "No valid bearer token.",
+    403: "Wrong role, or the item belongs to the other side.",
+    404: "No such item in the caller's scope.",
+    409: "The item's state does not allow this.",
+    412: "If-Match names a stale version.",
+    413: "The request body is too large.",
+    422: "The body or parameters are invalid.",
+    428: "If-Match is required.",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Declare error responses with the problem+json schema."""
+    return {
+        code: {
+            "model": Problem,
+            "description": _DESCRIPTIONS[code],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for code in codes
+    }
+
+
+READ_ERRORS = problems(401, 403, 404, 422)
+#: A read whose criteria come in a body (national ids stay out of the URL).
+SEARCH_ERRORS = problems(400, 401, 403, 404, 413, 422)
+WRITE_ERRORS = problems(400, 401, 403, 404, 409, 413, 422)
+PATCH_ERRORS = problems(400, 401, 403, 404, 409, 412, 413, 422, 428)
+DELETE_ERRORS = problems(401, 403, 404, 422)
+AGREE_ERRORS = problems(401, 403, 404, 409, 412, 422, 428)
+WITHDRAW_ERRORS = problems(401, 403, 404, 409, 422)
+
+
+def with_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+def plan_json(found: PlanJson, status_code: int = 200, **headers: str) -> Response:
+    """A read-model view as PostgreSQL built it, sent as is, with its version as ETag."""
+    return Response(
+        found.body, status_code=status_code, media_type="application/json",
+        headers={"ETag": etag(found.version), **headers},
+    )  # fmt: skip

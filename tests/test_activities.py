@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from carework.activities.service import ACTIVITY_TRANSITIONS
+from carework.lifecycle import ACTIVITY_TRANSITIONS
 from carework.vocab import ActivityStatus
 from tests.domain_helpers import (
     add_activity,

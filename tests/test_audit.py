@@ -1,4 +1,4 @@
-"""The audit trail through the real app (DESIGN.md, access model point 6; issue 3, items 3-5).
+"""The audit trail through the real app (DESIGN.md, access model point 6).
 
 1. Every request on patient data writes exactly one event with the right fields, allowed,
    denied (401/403/404) or failed (409/412/422/428).

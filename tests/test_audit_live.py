@@ -1,4 +1,4 @@
-"""The audit trail under concurrent load from two server processes (issue 3, item 4).
+"""The audit trail under concurrent load from two server processes.
 
 ``carework serve --workers 2`` on a database of its own takes ~200 concurrent requests over
 two dozen connections: many reads of one plan (all contending for that plan's chain head),

@@ -16,8 +16,8 @@ from fhir.resources.R4B.careteam import CareTeam
 from fhir.resources.R4B.goal import Goal
 
 from carework.fhir import mapping
-from carework.goals.service import GOAL_TRANSITIONS
 from carework.http.audit import action_of
+from carework.lifecycle import GOAL_TRANSITIONS
 from carework.vocab import ActivityKind, ActivityStatus, GoalStatus, PlanStatus, TeamRole
 from tests.domain_helpers import (
     add_activity,
@@ -552,7 +552,7 @@ async def test_fhir_reads_are_audited(client, world: World) -> None:
     ]
 
 
-# --- plan period and review findings (issue 7) ---------------------------------------------
+# --- plan period and review findings -----------------------------------------------------------
 
 
 async def test_care_plan_period_is_the_plan_period(client, world: World) -> None:

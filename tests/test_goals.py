@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from carework.goals.service import GOAL_TRANSITIONS
+from carework.lifecycle import GOAL_TRANSITIONS
 from carework.vocab import GoalStatus
 from tests.domain_helpers import (
     add_activity,

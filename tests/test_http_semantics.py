@@ -17,7 +17,7 @@ from starlette.types import Scope
 
 from carework.config import Settings
 from carework.http.route import AudienceRouter
-from carework.patients.nid import validate_nid
+from carework.nid import validate_nid
 from carework.vocab import Role
 from tests.factories import World, create_plan, make_nid
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from carework.plans.service import PLAN_TRANSITIONS
+from carework.lifecycle import PLAN_TRANSITIONS
 from carework.vocab import PlanStatus
 from tests.domain_helpers import (
     add_activity,

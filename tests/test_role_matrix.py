@@ -126,7 +126,7 @@ MATRIX: list[Row] = [
     R("GET /api/v1/audit/verify",                                     403, 403, 403, 200, 401, 200),
     R("GET /fhir/r4/CarePlan/{plan_id}",                              200, 403, 403, 403, 401, 404),
     R("GET /fhir/r4/Goal",                                            200, 403, 403, 403, 401, 404),
-    # Issue 7: reviews, the EHR status check and quality indicators.
+    # Reviews, the EHR status check and quality indicators.
     R("POST /api/v1/dps/plans/status",                                200, 403, 403, 403, 401, 200),
     R("POST /api/v1/dps/plans/{plan_id}/evaluations",                 201, 403, 403, 403, 401, 404),
     R("GET /api/v1/dps/plans/{plan_id}/evaluations",                  200, 403, 403, 403, 401, 404),
@@ -140,7 +140,7 @@ MATRIX: list[Row] = [
     R("GET /api/v1/nav/reviews/overdue",                              403, 200, 403, 403, 401, 200),
     R("GET /api/v1/nav/indicators",                                   403, 200, 403, 403, 401, 200),
     R("GET /api/v1/audit/indicators",                                 403, 403, 403, 200, 401, 200),
-    # Issue 7: three-way agreements and read receipts.
+    # Three-way agreements and read receipts.
     R("PUT /api/v1/dps/plans/{plan_id}/goals/{goal_id}/agreement",     200, 403, 403, 403, 401, 404),  # noqa: E501
     R("PUT /api/v1/dps/plans/{plan_id}/activities/{activity_id}/agreement", 200, 403, 403, 403, 401, 404),  # noqa: E501
     R("DELETE /api/v1/dps/plans/{plan_id}/goals/{goal_id}/agreement",  200, 403, 403, 403, 401, 404),  # noqa: E501
@@ -156,7 +156,7 @@ MATRIX: list[Row] = [
     R("DELETE /api/v1/patient/plan/goals/{goal_id}/agreement",         403, 403, 200, 403, 401, 404),  # noqa: E501
     R("DELETE /api/v1/patient/plan/activities/{activity_id}/agreement", 403, 403, 200, 403, 401, 404),  # noqa: E501
     R("POST /api/v1/patient/plan/seen",                                403, 403, 204, 403, 401, 404),  # noqa: E501
-    # Issue 7: joint meetings and entered in error.
+    # Joint meetings and entered in error.
     R("POST /api/v1/dps/plans/{plan_id}/meetings",                    201, 403, 403, 403, 401, 404),
     R("GET /api/v1/dps/plans/{plan_id}/meetings",                     200, 403, 403, 403, 401, 404),
     R("PATCH /api/v1/dps/plans/{plan_id}/meetings/{meeting_id}",      200, 403, 403, 403, 401, 404),

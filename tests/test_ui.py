@@ -112,7 +112,7 @@ async def treatment_goal(client: httpx.AsyncClient, world: World, plan_id: str) 
     return goal
 
 
-#: Routes added for the rest of issue 5 (each also tested for role, scope and input below).
+#: The forms beyond goals and notes (each also tested for role, scope and input below).
 NEW_ROUTES = [
     ("POST", f"/ui/plans/{uuid.uuid4()}/status"),
     ("POST", f"/ui/plans/{uuid.uuid4()}/activities/{uuid.uuid4()}"),
@@ -353,7 +353,7 @@ async def test_htmx_ships_with_the_package(client: httpx.AsyncClient) -> None:
     assert (await client.get("/ui/static/carework.css")).status_code == 200
 
 
-# --- the rest of issue 5: helpers --------------------------------------------------------
+# --- activities, plan status, consent and the access log: helpers ------------------------
 
 
 async def post(

@@ -1,5 +1,5 @@
 """The web frontend in a real browser: Debian's chromium driven by Playwright, against a live
-``carework serve --demo``. The story of issue 5: the clinician creates a plan and a treatment
+``carework serve --demo``. The story: the clinician creates a plan and a treatment
 goal, the advisor does not see the goal, the patient consents, the advisor now sees it; and a
 stale edit shows a clear message; the clinician moves a plan and an activity on, records a
 consent given in person and reads the plan's access log; and the pages pass WCAG 2 colour

@@ -1,9 +1,9 @@
-"""Base classes for request and response bodies."""
+"""Base classes and field types for request and response bodies, and what a PATCH sent."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -13,6 +13,8 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+
+from carework.errors import RuleViolation
 
 
 class Input(BaseModel):
@@ -29,6 +31,17 @@ class Input(BaseModel):
         elif isinstance(value, datetime) and value.tzinfo is not None:
             in_utc(value)
         return value
+
+
+def sent_changes(
+    body: BaseModel, *, required: tuple[str, ...] = ("status", "title")
+) -> dict[str, Any]:
+    """The fields a PATCH body sent; a required field may change but not be emptied."""
+    changes = body.model_dump(exclude_unset=True)
+    for name in required:
+        if name in changes and changes[name] is None:
+            raise RuleViolation(f"{name} cannot be emptied.")
+    return changes
 
 
 def refuse_nul(value: str) -> str:

@@ -13,9 +13,10 @@ from carework.activities.schemas import ActivityCreate, ActivityUpdate
 from carework.agreements import service as agreements
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.edits import ensure_move, mark_in_error, sent_changes
+from carework.bodies import sent_changes
 from carework.errors import NotFound, RuleViolation
 from carework.feed import outbox as feed
+from carework.lifecycle import ACTIVITY_TRANSITIONS, ensure_move
 from carework.models.activity import Activity
 from carework.models.goal import Goal
 from carework.models.plan import Plan
@@ -24,19 +25,6 @@ from carework.plans.service import ensure_open, plan_for_writing
 from carework.readmodel import PlanJson, read_activity
 from carework.versions import Versions, ensure_version
 from carework.vocab import IPS_KINDS, ActivityKind, ActivityStatus, EventType, JobOutcome, Side
-
-ACTIVITY_TRANSITIONS: dict[ActivityStatus, frozenset[ActivityStatus]] = {
-    ActivityStatus.planned: frozenset(
-        {ActivityStatus.in_progress, ActivityStatus.done, ActivityStatus.cancelled}
-    ),
-    ActivityStatus.in_progress: frozenset({ActivityStatus.done, ActivityStatus.cancelled}),
-    ActivityStatus.done: frozenset(),
-    ActivityStatus.cancelled: frozenset(),
-}
-
-
-def ensure_activity_move(current: ActivityStatus, new: ActivityStatus) -> None:
-    ensure_move(ACTIVITY_TRANSITIONS, current, new, "An activity")
 
 
 def ensure_ips_fields(
@@ -119,7 +107,12 @@ async def update_activity(
     ensure_version(activity.version, expected_version)
     changes = sent_changes(body)
     if "status" in changes:
-        ensure_activity_move(ActivityStatus(activity.status), ActivityStatus(changes["status"]))
+        ensure_move(
+            ACTIVITY_TRANSITIONS,
+            ActivityStatus(activity.status),
+            ActivityStatus(changes["status"]),
+            "An activity",
+        )
         changes["status"] = ActivityStatus(changes["status"]).value
     await agreements.clear_on_substance(session, principal, activity, changes, found.goal_domain)
     start = changes.pop("start", activity.start_date)
@@ -187,7 +180,7 @@ async def mark_entered_in_error(
     ensure_open(found.plan)
     activity = found.item
     ensure_owns(principal, activity.responsible_side, "activity")
-    mark_in_error(activity, principal.sub, reason, "activity")  # 409 before 412, as ever
+    activity.mark_in_error(principal.sub, reason, "activity")  # 409 before 412, as ever
     ensure_version(activity.version, expected_version)
     activity.version += 1
     await session.flush()

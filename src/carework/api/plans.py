@@ -8,8 +8,6 @@ from typing import Any
 from fastapi import Query, Request, status
 
 from carework import readmodel
-from carework.evaluations import service as reviews
-from carework.evaluations.schemas import PlanStatusQuery, PlanStatusRead
 from carework.http.params import IDEMPOTENT, Cursor, ExpectedVersion, Limit, Session
 from carework.http.principal import Caller
 from carework.http.responses import (
@@ -26,6 +24,8 @@ from carework.plans.schemas import (
     PlanPage,
     PlanSearch,
     PlanSearchResult,
+    PlanStatusQuery,
+    PlanStatusRead,
     PlanSummary,
     PlanUpdate,
 )
@@ -90,7 +90,7 @@ async def search_plans(body: PlanSearch, principal: Caller, session: Session) ->
     summary="Does the patient have an open plan here? (national id kept out of the URL)",
 )
 async def plan_status(body: PlanStatusQuery, principal: Caller, session: Session) -> PlanStatusRead:
-    return await reviews.plan_status(session, principal, body.nid)
+    return await plans.plan_status(session, principal, body.nid)
 
 
 @routes.get(

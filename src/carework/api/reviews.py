@@ -8,13 +8,6 @@ from datetime import date
 from fastapi import Query, status
 
 from carework.bodies import OrgId
-from carework.evaluations import service as reviews
-from carework.evaluations.schemas import (
-    AchievementHistory,
-    EvaluationCreate,
-    EvaluationList,
-    EvaluationRead,
-)
 from carework.http.params import IDEMPOTENT, Cursor, Limit, Session
 from carework.http.principal import Caller
 from carework.http.responses import READ_ERRORS, WRITE_ERRORS
@@ -22,6 +15,13 @@ from carework.http.route import RouteTable
 from carework.indicators import service as figures
 from carework.indicators.schemas import IndicatorReport
 from carework.plans.schemas import PlanPage, PlanSummary
+from carework.reviews import service as reviews
+from carework.reviews.schemas import (
+    AchievementHistory,
+    EvaluationCreate,
+    EvaluationList,
+    EvaluationRead,
+)
 
 _FROM = Query(None, alias="from", description="First day of the period (default: a year ago).")
 _TO = Query(None, alias="to", description="Last day of the period (default: today).")

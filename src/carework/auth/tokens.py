@@ -14,7 +14,7 @@ from carework.auth.dev_keys import load_or_create_dev_key
 from carework.auth.principal import Principal
 from carework.config import DEFAULT_AUDIENCE, DEV_ISSUER, Settings
 from carework.errors import Unauthorized
-from carework.patients.nid import validate_nid
+from carework.nid import validate_nid
 from carework.vocab import Role
 
 # Never "none", never HS*: a shared secret cannot tell the issuer from a relying party.

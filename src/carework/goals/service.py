@@ -26,32 +26,17 @@ from carework.access.visibility import SqlView
 from carework.agreements import service as agreements
 from carework.audit.record import touch
 from carework.auth.principal import Principal
+from carework.bodies import sent_changes
 from carework.db import direct
-from carework.edits import ensure_move, mark_in_error, sent_changes
 from carework.feed import outbox as feed
 from carework.goals.schemas import GoalCreate, GoalUpdate, PatientGoalProposal
+from carework.lifecycle import GOAL_TRANSITIONS, ensure_move
 from carework.models.goal import Goal
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open, plan_for_writing
 from carework.readmodel import PlanJson, goal_object, read_goal
 from carework.versions import Versions, ensure_version
 from carework.vocab import EventType, GoalDomain, GoalStatus, Role
-
-#: Terminal states (achieved, not_achieved, cancelled) are final.
-GOAL_TRANSITIONS: dict[GoalStatus, frozenset[GoalStatus]] = {
-    GoalStatus.proposed: frozenset({GoalStatus.active, GoalStatus.cancelled}),
-    GoalStatus.active: frozenset(
-        {GoalStatus.achieved, GoalStatus.not_achieved, GoalStatus.on_hold, GoalStatus.cancelled}
-    ),
-    GoalStatus.on_hold: frozenset({GoalStatus.active, GoalStatus.cancelled}),
-    GoalStatus.achieved: frozenset(),
-    GoalStatus.not_achieved: frozenset(),
-    GoalStatus.cancelled: frozenset(),
-}
-
-
-def ensure_goal_move(current: GoalStatus, new: GoalStatus) -> None:
-    ensure_move(GOAL_TRANSITIONS, current, new, "A goal")
 
 
 async def _add_goal(
@@ -123,7 +108,9 @@ async def update_goal(
     ensure_version(goal.version, expected_version)
     changes = sent_changes(body)
     if "status" in changes:
-        ensure_goal_move(GoalStatus(goal.status), GoalStatus(changes["status"]))
+        ensure_move(
+            GOAL_TRANSITIONS, GoalStatus(goal.status), GoalStatus(changes["status"]), "A goal"
+        )
         changes["status"] = GoalStatus(changes["status"]).value
     if locked.agreed:  # no agreements, nothing to clear: no round trip
         await agreements.clear_on_substance(session, principal, goal, changes, goal.domain)
@@ -158,7 +145,7 @@ async def mark_entered_in_error(
     ensure_open(found.plan)
     goal = found.item
     ensure_owns(principal, goal.owner_side, "goal")
-    mark_in_error(goal, principal.sub, reason, "goal")  # 409 before 412, as ever
+    goal.mark_in_error(principal.sub, reason, "goal")  # 409 before 412, as ever
     ensure_version(goal.version, expected_version)
     goal.version += 1
     await session.flush()

@@ -19,7 +19,7 @@ from carework.activities.schemas import ActivityCreate
 from carework.activities.service import add_activity
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.edits import sent_changes
+from carework.bodies import sent_changes
 from carework.errors import Conflict, RuleViolation
 from carework.feed import outbox as feed
 from carework.meetings.schemas import (

@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, MetaData, String, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from carework.errors import Conflict
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -49,3 +51,11 @@ class EnteredInError:
     entered_in_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     entered_in_error_reason: Mapped[str | None] = mapped_column(String(1000))
     entered_in_error_by_sub: Mapped[str | None] = mapped_column(String(128))
+
+    def mark_in_error(self, by_sub: str, reason: str, what: str) -> None:
+        """Mark it recorded by mistake, once: a second time is 409."""
+        if self.entered_in_error_at is not None:
+            raise Conflict(f"This {what} is already entered in error.")
+        self.entered_in_error_at = func.now()
+        self.entered_in_error_reason = reason
+        self.entered_in_error_by_sub = by_sub

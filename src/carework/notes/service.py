@@ -11,7 +11,6 @@ from carework.access.policy import ensure_owns
 from carework.access.roles import side_of
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.edits import mark_in_error
 from carework.feed import outbox as feed
 from carework.models.goal import Goal
 from carework.models.note import Note
@@ -77,7 +76,7 @@ async def mark_entered_in_error(
     ensure_open(found.plan)
     note = found.item
     ensure_owns(principal, note.author_side, "note")
-    mark_in_error(note, principal.sub, reason, "note")
+    note.mark_in_error(principal.sub, reason, "note")
     await session.flush()
     assert found.goal_domain is not None, "a note is on a goal"
     await feed.record(

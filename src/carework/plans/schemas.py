@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from carework.bodies import Input, Name, OrgId, Output, Subject, Title
 from carework.models.plan import Plan
-from carework.patients.nid import NationalId
+from carework.nid import NationalId
 from carework.vocab import PlanStatus
 
 #: How often the plan is reviewed, in days (up to two years).
@@ -123,3 +123,16 @@ class PlanPage(Output):
 
 class PlanSearchResult(Output):
     items: list[PlanSummary]
+
+
+class PlanStatusQuery(Input):
+    nid: NationalId
+
+
+class PlanStatusRead(Output):
+    """Whether the patient has an open plan in the caller's scope: the cheap check an EHR makes
+    when a chart opens. ``null``s when there is none."""
+
+    active_plan: bool
+    plan_id: uuid.UUID | None
+    last_changed: datetime | None

@@ -14,29 +14,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import units_for_new_plan
 from carework.access.roles import side_of
+from carework.access.scope import params, readable_change_events, scoped
 from carework.access.sensitivity import GENERAL
 from carework.access.visibility import View
 from carework.audit.record import touch
 from carework.auth.principal import Principal
-from carework.edits import ensure_move, sent_changes
+from carework.bodies import sent_changes
 from carework.errors import Conflict, RuleViolation
 from carework.feed import outbox as feed
+from carework.lifecycle import PLAN_TRANSITIONS, ensure_move
+from carework.models.change_event import ChangeEvent
 from carework.models.patient import Patient
 from carework.models.plan import Plan
 from carework.models.team import CareTeamMember
 from carework.paging import decode_key, page
 from carework.plans import repository
-from carework.plans.schemas import PlanCreate, PlanUpdate
+from carework.plans.schemas import PlanCreate, PlanStatusRead, PlanUpdate
 from carework.readmodel import PlanJson, read_plan
 from carework.versions import Versions, ensure_version
 from carework.vocab import OPEN_PLAN_STATUSES, EventType, PlanStatus
-
-PLAN_TRANSITIONS: dict[PlanStatus, frozenset[PlanStatus]] = {
-    PlanStatus.draft: frozenset({PlanStatus.active, PlanStatus.closed}),
-    PlanStatus.active: frozenset({PlanStatus.completed, PlanStatus.closed}),
-    PlanStatus.completed: frozenset(),
-    PlanStatus.closed: frozenset(),
-}
 
 
 async def plan_for_reading(
@@ -212,3 +208,32 @@ async def search_plans(
     session: AsyncSession, principal: Principal, nid: str
 ) -> Sequence[repository.SummaryRow]:
     return await repository.summaries_for_nid(session, principal, nid)
+
+
+async def plan_status(session: AsyncSession, principal: Principal, nid: str) -> PlanStatusRead:
+    """Whether the patient has an open plan in the caller's scope, and when it last changed in
+    a way the caller may see; nothing else about it."""
+    found = (
+        scoped(principal.role)
+        .plans(Plan.id, Plan.updated_at)
+        .join(Patient, Patient.id == Plan.patient_id)
+        .where(Patient.nid == nid, Plan.status.in_([s.value for s in OPEN_PLAN_STATUSES]))
+        .order_by(Plan.created_at.desc())
+        .limit(1)
+        .subquery("found")
+    )
+    # Over ``found``, not ``plan``: the feed's visibility rule holds its own plan subquery.
+    last_event = (
+        select(func.max(ChangeEvent.occurred_at))
+        .where(ChangeEvent.plan_id == found.c.id, readable_change_events(principal.role))
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            select(found.c.id, func.coalesce(last_event, found.c.updated_at)), params(principal)
+        )
+    ).one_or_none()
+    if row is None:
+        return PlanStatusRead(active_plan=False, plan_id=None, last_changed=None)
+    touch(plan_id=row[0])
+    return PlanStatusRead(active_plan=True, plan_id=row[0], last_changed=row[1])

@@ -8,10 +8,8 @@ from typing import Any
 
 from carework.access.policy import activity_kinds, creatable_domains, may_change
 from carework.access.visibility import view_for
-from carework.activities.service import ACTIVITY_TRANSITIONS
 from carework.auth.principal import Principal
-from carework.goals.service import GOAL_TRANSITIONS
-from carework.plans.service import PLAN_TRANSITIONS
+from carework.lifecycle import ACTIVITY_TRANSITIONS, GOAL_TRANSITIONS, PLAN_TRANSITIONS
 from carework.readmodel.schemas import GoalRead, PlanRead
 from carework.vocab import (
     OPEN_PLAN_STATUSES,

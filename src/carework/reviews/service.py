@@ -1,6 +1,6 @@
-"""Reviews: evaluate the plan (a finding per goal, the next review from the cadence), read the
-evaluations and a goal's achievement history back, find the reviews that are overdue, and
-answer the status check an EHR makes when a chart opens."""
+"""Reviews of a plan (evalueringer): record one — an ``Evaluation``, with a finding per goal and
+the next review from the cadence —, read them and a goal's achievement history back, and find
+the reviews that are overdue."""
 
 from __future__ import annotations
 
@@ -15,23 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from carework.access import sensitivity
 from carework.access.policy import ensure_may_assess
 from carework.access.roles import side_of
-from carework.access.scope import params, readable_change_events, scoped
+from carework.access.scope import params, scoped
 from carework.access.sensitivity import GENERAL
 from carework.access.visibility import View
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.errors import NotFound
-from carework.evaluations.schemas import (
-    AchievementHistory,
-    AchievementRead,
-    EvaluationCreate,
-    EvaluationList,
-    EvaluationRead,
-    GoalFindingRead,
-    PlanStatusRead,
-)
 from carework.feed import outbox as feed
-from carework.models.change_event import ChangeEvent
 from carework.models.goal import Goal
 from carework.models.patient import Patient
 from carework.models.plan import Plan
@@ -39,6 +29,14 @@ from carework.models.review import Evaluation, GoalEvaluation
 from carework.paging import KeyPart, decode_key, page
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open, plan_for_reading
+from carework.reviews.schemas import (
+    AchievementHistory,
+    AchievementRead,
+    EvaluationCreate,
+    EvaluationList,
+    EvaluationRead,
+    GoalFindingRead,
+)
 from carework.vocab import OPEN_PLAN_STATUSES, EventType
 
 _OPEN = [s.value for s in OPEN_PLAN_STATUSES]
@@ -267,32 +265,3 @@ def _by_due_date(row: Row[Plan, str]) -> tuple[KeyPart, ...]:
     due = row[0].next_review_date
     assert due is not None, "an overdue plan has a review date"
     return due, row[0].id
-
-
-async def plan_status(session: AsyncSession, principal: Principal, nid: str) -> PlanStatusRead:
-    """Whether the patient has an open plan in the caller's scope, and when it last changed in
-    a way the caller may see; nothing else about it."""
-    found = (
-        scoped(principal.role)
-        .plans(Plan.id, Plan.updated_at)
-        .join(Patient, Patient.id == Plan.patient_id)
-        .where(Patient.nid == nid, Plan.status.in_(_OPEN))
-        .order_by(Plan.created_at.desc())
-        .limit(1)
-        .subquery("found")
-    )
-    # Over ``found``, not ``plan``: the feed's visibility rule holds its own plan subquery.
-    last_event = (
-        select(func.max(ChangeEvent.occurred_at))
-        .where(ChangeEvent.plan_id == found.c.id, readable_change_events(principal.role))
-        .scalar_subquery()
-    )
-    row = (
-        await session.execute(
-            select(found.c.id, func.coalesce(last_event, found.c.updated_at)), params(principal)
-        )
-    ).one_or_none()
-    if row is None:
-        return PlanStatusRead(active_plan=False, plan_id=None, last_changed=None)
-    touch(plan_id=row[0])
-    return PlanStatusRead(active_plan=True, plan_id=row[0], last_changed=row[1])

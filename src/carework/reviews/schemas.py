@@ -10,7 +10,6 @@ from typing import Annotated, Self
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from carework.bodies import Input, Output, Text
-from carework.patients.nid import NationalId
 from carework.vocab import Achievement, Side
 
 NextStep = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
@@ -81,16 +80,3 @@ class AchievementRead(Output):
 class AchievementHistory(Output):
     items: list[AchievementRead] = Field(description="Oldest first.")
     next_cursor: str | None = None
-
-
-class PlanStatusQuery(Input):
-    nid: NationalId
-
-
-class PlanStatusRead(Output):
-    """Whether the patient has an open plan in the caller's scope: the cheap check an EHR makes
-    when a chart opens. ``null``s when there is none."""
-
-    active_plan: bool
-    plan_id: uuid.UUID | None
-    last_changed: datetime | None

@@ -1,1 +1,0 @@
-"""Patients, identified by a national id number that never leaves the body of a request."""

@@ -1,0 +1,1 @@
+"""Reviews of a plan: evaluations with findings per goal, achievement history, overdue reviews."""

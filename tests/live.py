@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -9,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -145,3 +146,38 @@ def serving(database_url: str, data_dir: Path, log_path: Path, *args: str) -> It
     finally:
         returncode = live.terminate()
     assert returncode == 0, live.log()
+
+
+@contextlib.asynccontextmanager
+async def clients_across_workers(
+    server: LiveServer, count: int = CONTENDERS
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """``count`` clients, each holding its own open connection, spread over 2+ server processes.
+
+    The kernel decides which worker accepts a connection, so connections are opened (and warmed
+    with a request) until at least two workers hold some; every client then reuses its
+    connection for the contested request.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        clients: list[httpx.AsyncClient] = []
+
+        async def open_clients(n: int) -> None:
+            batch = [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        base_url=server.base_url,
+                        timeout=30.0,
+                        limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                    )
+                )
+                for _ in range(n)
+            ]
+            warm = await asyncio.gather(*(c.get("/healthz") for c in batch))
+            assert all(r.status_code == 200 for r in warm)
+            clients.extend(batch)
+
+        await open_clients(count)
+        while len(server.worker_pids_serving()) < 2:
+            assert len(clients) < 8 * count, "every connection landed on one server process"
+            await open_clients(count)
+        yield clients

@@ -1,9 +1,11 @@
 """``db.direct``: hot statements run on asyncpg, but in the session's transaction, with the
-parameters SQLAlchemy would have sent. If an SQLAlchemy upgrade changes how its asyncpg adapter
-begins a transaction, these fail instead of the service silently autocommitting."""
+parameters SQLAlchemy would have sent, and their errors handled as SQLAlchemy handles its own.
+If an SQLAlchemy upgrade changes how a transaction begins, or what its public API gives, these
+fail instead of the service silently autocommitting or keeping dead connections."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,14 +22,18 @@ from sqlalchemy import (
     Table,
     Uuid,
     bindparam,
+    event,
+    func,
     insert,
     literal,
     select,
+    text,
 )
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from carework.db import direct
-from carework.db.session import unit_of_work
+from carework.db.session import make_engine, make_sessionmaker, unit_of_work
 from tests.domain_helpers import add_goal, patch, plan_url
 from tests.factories import TokenMaker, World, create_plan, make_world
 
@@ -174,3 +180,201 @@ async def test_hot_statements_are_built_once_not_per_caller(
     for _ in range(3):
         await read_and_change(make_world(tokens))
     assert direct.prepared.cache_info().currsize == compiled
+
+
+# --------------------------------------------------------------------------------------------
+# One transaction, begun by SQLAlchemy; rows alike on both paths
+
+
+_ALL_BY_ID = select(
+    _scratch.c.id, _scratch.c.kind, _scratch.c.n, _scratch.c.data, func.now().label("at")
+).where(_scratch.c.id == bindparam("id", type_=Uuid))
+
+
+class _Statements:
+    """The statements SQLAlchemy itself sends while the block runs."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.sync_engine
+        self.sent: list[str] = []
+
+    def _note(self, *args: Any) -> None:
+        self.sent.append(args[2])
+
+    def __enter__(self) -> list[str]:
+        event.listen(self.engine, "before_cursor_execute", self._note)
+        return self.sent
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._note)
+
+
+async def _driver(session: AsyncSession) -> Any:
+    return (await (await session.connection()).get_raw_connection()).driver_connection
+
+
+async def test_a_sessions_first_direct_statement_begins_sqlalchemys_transaction(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Only the first goes through SQLAlchemy, which begins the transaction as it does for its
+    own statements; the rest run on asyncpg in it, and a rollback undoes them all."""
+    ids = [uuid.uuid4() for _ in range(3)]
+    with _Statements(app.state.engine) as sent:
+        async with sessionmaker() as session:
+            for n, id_ in enumerate(ids):
+                await direct.fetch(session, _INSERT, {"id": id_, "kind": "a", "n": n, "data": {}})
+            driver = await _driver(session)
+            assert driver.is_in_transaction()
+            await session.rollback()
+            assert not driver.is_in_transaction()
+    assert len(sent) == 1
+    assert "INSERT INTO direct_scratch" in sent[0]
+    for id_ in ids:
+        assert await _stored(sessionmaker, id_) is None
+
+
+async def test_rows_read_the_same_through_sqlalchemy_and_straight_from_asyncpg(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Callers index rows by position and by name and unpack them; the values are asyncpg's
+    either way (JSON decoded, uuid, int, aware datetime)."""
+    id_ = uuid.uuid4()
+    async with unit_of_work(sessionmaker) as session:
+        await session.execute(_INSERT, {"id": id_, "kind": "a", "n": 3, "data": {"x": [1]}})
+    async with sessionmaker() as session:
+        first = await direct.fetchrow(session, _ALL_BY_ID, {"id": id_})  # through SQLAlchemy
+        then = await direct.fetchrow(session, _ALL_BY_ID, {"id": id_})  # straight to asyncpg
+        assert first is not None
+        assert then is not None
+        assert type(first) is not type(then)  # both paths taken
+        assert tuple(first) == tuple(then)
+        assert [type(v) for v in first] == [type(v) for v in then]
+        assert dict(first.items()) == dict(then.items())
+        assert list(first.keys()) == list(then.keys()) == ["id", "kind", "n", "data", "at"]
+        assert (first["data"], first[2], first[-1]) == (then["data"], then[2], then[-1])
+        _, kind, *_ = first
+        assert kind == "a"
+        assert first["at"].tzinfo is not None
+        await session.rollback()
+    for fresh in (True, False):  # no rows, and a statement that returns none, on both paths
+        async with sessionmaker() as session:
+            if not fresh:
+                await direct.fetch(session, select(literal(1)), {})
+            assert await direct.fetchrow(session, _BY_ID, {"id": uuid.uuid4()}) is None
+            assert await direct.fetch(session, _BY_ID, {"id": uuid.uuid4()}) == []
+            new = {"id": uuid.uuid4(), "kind": "a", "n": 1, "data": {}}
+            assert await direct.fetch(session, _INSERT, new) == []
+            await session.rollback()
+
+
+# --------------------------------------------------------------------------------------------
+# Errors: SQLAlchemy's types, and a dead connection invalidated
+
+
+_SECRET = "15108695088"  # stands for a national id: never in an error's text
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first statement", "in the transaction"])
+async def test_a_unique_violation_is_sqlalchemys_integrity_error(
+    sessionmaker: async_sessionmaker[AsyncSession], first: bool
+) -> None:
+    id_ = uuid.uuid4()
+    async with unit_of_work(sessionmaker) as session:
+        await direct.fetch(session, _INSERT, {"id": id_, "kind": "a", "n": 1, "data": {}})
+    async with sessionmaker() as session:
+        if not first:
+            await direct.fetch(session, select(literal(1)), {})
+        again = {"id": id_, "kind": _SECRET, "n": 2, "data": {"nid": _SECRET}}
+        with pytest.raises(IntegrityError) as caught:
+            await direct.fetch(session, _INSERT, again)
+        error = caught.value
+        assert not error.connection_invalidated
+        assert getattr(error.orig, "sqlstate", None) == "23505"
+        assert "direct_scratch_pkey" in str(error)
+        assert _SECRET not in str(error)
+        assert "parameters hidden" in str(error)
+        await session.rollback()
+        assert not (await session.connection()).invalidated
+        row = await direct.fetchrow(session, _BY_ID, {"id": id_})  # the connection works on
+        assert row is not None
+        assert row["n"] == 1
+
+
+async def _terminate(app: FastAPI, pid: int) -> None:
+    """End a backend from another connection (what a restart does to every one)."""
+    async with app.state.engine.connect() as other:
+        await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+
+async def _until_closed(driver: Any) -> None:
+    for _ in range(1000):
+        if driver.is_closed():
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail("asyncpg did not notice the server closing the connection")
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first statement", "in the transaction"])
+async def test_an_error_on_a_closed_connection_invalidates_it(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession], first: bool
+) -> None:
+    """As SQLAlchemy does for its own statements: a DBAPIError saying the connection was
+    invalidated, and the pool never hands that connection out again."""
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        if not first:
+            await direct.fetch(session, select(literal(1)), {})
+        driver = await _driver(session)
+        pid = driver.get_server_pid()
+        await _terminate(app, pid)
+        await _until_closed(driver)
+        with pytest.raises(DBAPIError) as caught:
+            await direct.fetchrow(session, _BY_ID, {"id": uuid.uuid4()})
+        assert caught.value.connection_invalidated
+        assert conn.invalidated
+        await session.rollback()
+    async with sessionmaker() as session:
+        row = await direct.fetchrow(session, select(func.pg_backend_pid().label("pid")), {})
+        assert row is not None
+        assert row["pid"] != pid
+
+
+async def test_the_pool_does_not_hand_out_a_connection_the_server_closed(
+    app: FastAPI, database_url: str
+) -> None:
+    """Checked at checkout without a round trip: a restart or an idle timeout on the server
+    costs no request (the engine has no pre-ping)."""
+    engine = make_engine(database_url, pool_size=1)  # one pooled connection: the next checkout
+    try:
+        maker = make_sessionmaker(engine)
+        async with maker() as session:
+            driver = await _driver(session)
+            pid = driver.get_server_pid()
+        await _terminate(app, pid)
+        await _until_closed(driver)
+        async with maker() as session:
+            row = await direct.fetchrow(session, select(func.pg_backend_pid().label("pid")), {})
+            assert row is not None
+            assert row["pid"] != pid
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first statement", "in the transaction"])
+async def test_a_statement_cut_off_by_a_timeout_invalidates_its_connection(
+    sessionmaker: async_sessionmaker[AsyncSession], first: bool
+) -> None:
+    """SQLAlchemy does not trust a connection a statement was interrupted on; neither do we.
+    The timeout is not wrapped, as SQLAlchemy does not wrap it."""
+    sleep = select(func.pg_sleep(bindparam("seconds", type_=Integer)))
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        if not first:
+            await direct.fetch(session, select(literal(1)), {})
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await direct.fetch(session, sleep, {"seconds": 2})
+        assert conn.invalidated
+        await session.rollback()
+    async with sessionmaker() as session:
+        assert await direct.fetch(session, select(literal(1)), {})

@@ -12,7 +12,7 @@ import contextlib
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,10 @@ from carework.db.embedded import EmbeddedPostgres
 from carework.db.session import make_engine
 from tests.factories import Actor, TokenMaker, World, make_nid, make_world
 from tests.live import (
-    CONTENDERS,
     PROBLEM_JSON,
     LiveServer,
     child_env,
+    clients_across_workers,
     postgres_processes,
     run_cli,
     wait_until_gone,
@@ -57,41 +57,6 @@ def multi_worker_server(
     finally:
         returncode = server.terminate()
     assert returncode == 0, server.log()
-
-
-@contextlib.asynccontextmanager
-async def clients_across_workers(
-    server: LiveServer, count: int = CONTENDERS
-) -> AsyncIterator[list[httpx.AsyncClient]]:
-    """``count`` clients, each holding its own open connection, spread over 2+ server processes.
-
-    The kernel decides which worker accepts a connection, so connections are opened (and warmed
-    with a request) until at least two workers hold some; every client then reuses its
-    connection for the contested request.
-    """
-    async with contextlib.AsyncExitStack() as stack:
-        clients: list[httpx.AsyncClient] = []
-
-        async def open_clients(n: int) -> None:
-            batch = [
-                await stack.enter_async_context(
-                    httpx.AsyncClient(
-                        base_url=server.base_url,
-                        timeout=30.0,
-                        limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-                    )
-                )
-                for _ in range(n)
-            ]
-            warm = await asyncio.gather(*(c.get("/healthz") for c in batch))
-            assert all(r.status_code == 200 for r in warm)
-            clients.extend(batch)
-
-        await open_clients(count)
-        while len(server.worker_pids_serving()) < 2:
-            assert len(clients) < 8 * count, "every connection landed on one server process"
-            await open_clients(count)
-        yield clients
 
 
 async def create_world_plan(client: httpx.AsyncClient, world: World) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Engine and the unit of work.
 
-The HTTP request is the unit of work: ``api.route.UnitOfWorkRoute`` commits once after the
+The HTTP request is the unit of work: ``http.route.UnitOfWorkRoute`` commits once after the
 response is built (before it leaves) or rolls back. Services only ``flush()``. Outside HTTP use
 ``unit_of_work``.
 """
@@ -11,12 +11,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 
 def to_async_url(url: str) -> str:
@@ -43,17 +46,31 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     engine_log = logging.getLogger("sqlalchemy.engine.Engine")
     if _no_result_rows not in engine_log.filters:
         engine_log.addFilter(_no_result_rows)
-    # No pre-ping: it is one more round trip on every request, and a connection the server
-    # dropped is found anyway — its error invalidates the pool, and that one request fails
-    # with 500 (nothing committed) instead of every request paying for the check.
+    # No pre-ping: it is one more round trip on every request. A connection the server closed
+    # while it sat in the pool (a restart) is refused at checkout without one
+    # (``_refuse_closed``); one that dies in use fails its request, and its error invalidates it
+    # (``db.direct`` does as SQLAlchemy does).
     # Timestamps leave PostgreSQL as JSON in the plan view: always in UTC.
-    return create_async_engine(
+    engine = create_async_engine(
         to_async_url(url),
         pool_size=pool_size,
         max_overflow=10,
         hide_parameters=True,
         connect_args={"server_settings": {"timezone": "UTC"}},
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(
+    dbapi_connection: object, entry: ConnectionPoolEntry, proxy: PoolProxiedConnection
+) -> None:
+    """SQLAlchemy's pessimistic disconnect handling, minus the round trip: asyncpg reads every
+    connection's socket while the event loop runs, so it has seen the server close an idle one
+    (``is_closed()``). The pool reconnects an entry refused here before handing it out."""
+    driver = entry.driver_connection
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

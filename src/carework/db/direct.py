@@ -23,7 +23,10 @@ The contract with SQLAlchemy is its public API only (its version is bounded in
   or an interrupted statement invalidates the connection (``AsyncConnection.invalidate``), so
   the pool does not hand a dead connection out again.
 
-Rows are read like ``asyncpg.Record`` either way (``Record``): by position, by name, ``items()``.
+Straight to the driver go only the read model and appends (the trail, the outbox); statements
+that lock or change rows in place run through SQLAlchemy always
+(``fetchrow_through_sqlalchemy``), precompiled the same way. Rows are read like
+``asyncpg.Record`` either way (``Record``): by position, by name, ``items()``.
 """
 
 from __future__ import annotations
@@ -208,6 +211,19 @@ async def fetchrow(
         return await link.driver.fetchrow(done.sql, *args)
     except BaseException as error:
         await _failed(session, link, done.sql, args, error)
+
+
+async def fetchrow_through_sqlalchemy(
+    session: AsyncSession, stmt: ClauseElement, params: Mapping[str, Any]
+) -> Record | None:
+    """A statement that locks or changes rows in place (a goal's lock read and its PATCH):
+    compiled once like the others, but always run through SQLAlchemy (``exec_driver_sql``), so
+    its events and error handling see it. Straight to the driver go only the read model and
+    appends (the trail, the outbox), whose rows no session holds."""
+    link = await _link(session)
+    done = prepared(stmt, link.dialect)
+    rows = await _through_sqlalchemy(link, done.sql, done.args(params))
+    return rows[0] if rows else None
 
 
 # How SQLAlchemy's asyncpg dialect turns asyncpg's errors into DB-API ones (its own table, walked

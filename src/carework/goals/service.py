@@ -123,7 +123,7 @@ async def update_goal(
         data={"domain": goal.domain, "status": changes.get("status", goal.status),
               "changed": sorted(changes)},
     )  # fmt: skip
-    row = await direct.fetchrow(session, stmt, values)
+    row = await direct.fetchrow_through_sqlalchemy(session, stmt, values)
     assert row is not None, "the goal is locked: the UPDATE finds it"
     version, answer = row
     return PlanJson(id=goal_id, version=version, body=answer)

@@ -226,7 +226,7 @@ async def lock_item(
     without ORM hydration (``db.direct``)."""
     name = _NAMES[model]
     values = params(principal, plan_id=plan_id, **{f"{name}_id": item_id})
-    row = await direct.fetchrow(session, _locked(principal.role, model), values)
+    row = await direct.fetchrow_through_sqlalchemy(session, _locked(principal.role, model), values)
     if row is None:
         await get_plan(session, principal, plan_id)
         raise NotFound(f"No such {name}.")

@@ -21,7 +21,7 @@ from carework.models.activity import Activity
 from carework.models.goal import Goal
 from carework.models.plan import Plan
 from carework.plans import repository as plans
-from carework.plans.service import ensure_open, plan_for_writing
+from carework.plans.service import ensure_open, plan_for_writing, take_back
 from carework.readmodel import PlanJson, read_activity
 from carework.versions import Versions, ensure_version
 from carework.vocab import IPS_KINDS, ActivityKind, ActivityStatus, EventType, JobOutcome, Side
@@ -153,15 +153,9 @@ async def _record(
     if activity.meeting_id is not None and type is EventType.activity_created:
         data["meeting_id"] = str(activity.meeting_id)
     await feed.record(
-        session,
-        principal,
-        type=type,
-        plan_id=activity.plan_id,
-        resource=("activity", activity.id),
-        version=activity.version,
-        of=of,
-        data=data,
-    )
+        session, principal, type=type, plan_id=activity.plan_id,
+        resource=("activity", activity.id), version=activity.version, of=of, data=data,
+    )  # fmt: skip
 
 
 async def mark_entered_in_error(
@@ -177,20 +171,11 @@ async def mark_entered_in_error(
     found = await plans.find(
         session, principal, plan_id, Activity, activity_id, lock=True, in_error_too=True
     )
-    ensure_open(found.plan)
     activity = found.item
-    ensure_owns(principal, activity.responsible_side, "activity")
-    activity.mark_in_error(principal.sub, reason, "activity")  # 409 before 412, as ever
-    ensure_version(activity.version, expected_version)
-    activity.version += 1
-    await session.flush()
-    await feed.record(
-        session,
-        principal,
+    await take_back(
+        session, principal, found, owner_side=activity.responsible_side,
+        expected_version=expected_version, reason=reason,
         type=EventType.activity_entered_in_error,
-        plan_id=plan_id,
-        resource=("activity", activity.id),
-        version=activity.version,
         of=sensitivity.of_activity(activity.responsible_side, found.goal_domain),
-    )
+    )  # fmt: skip
     return await read_activity(session, principal, plan_id, activity_id, in_error_too=True)

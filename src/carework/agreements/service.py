@@ -147,8 +147,7 @@ async def withdraw(
         await feed.record(
             session, principal, type=EventType(f"{item_type}.agreement_withdrawn"),
             plan_id=plan_id, resource=(item_type, item.id),
-            of=_event_class(item, locked.goal_domain), version=item.version,
-            data={"party": party},
+            of=_event_class(item, locked.goal_domain), version=item.version, data={"party": party},
         )  # fmt: skip
     return await _answer(session, principal, plan_id, item)
 
@@ -197,7 +196,6 @@ async def clear_on_substance(
         return
     await feed.record(
         session, principal, type=EventType(f"{item_type}.agreements_cleared"),
-        plan_id=item.plan_id, resource=(item_type, item.id),
-        of=_event_class(item, goal_domain), version=item.version + 1,
-        data={"parties": parties, "changed": changed},
+        plan_id=item.plan_id, resource=(item_type, item.id), of=_event_class(item, goal_domain),
+        version=item.version + 1, data={"parties": parties, "changed": changed},
     )  # fmt: skip

@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import Request, status
+from fastapi import Request
 
 from carework import readmodel
 from carework.activities import service as activities
 from carework.activities.schemas import ActivityCreate, ActivityUpdate, EnteredInErrorMark
-from carework.http.params import IDEMPOTENT, ExpectedVersion, Session
+from carework.http.params import ExpectedVersion, Session
 from carework.http.principal import Caller
-from carework.http.responses import PATCH_ERRORS, READ_ERRORS, WRITE_ERRORS, plan_json
+from carework.http.responses import PATCH_ERRORS, created, plan_json
 from carework.http.route import RouteTable
 from carework.readmodel.schemas import ActivityRead, TeamMemberRead
 from carework.team import service as team
@@ -20,46 +20,26 @@ from carework.team.schemas import TeamMemberCreate
 
 #: Mounted by DPS and by NAV.
 routes = RouteTable()
+ACTIVITY = "/plans/{plan_id}/activities/{activity_id}"
 
 
-@routes.post(
-    "/plans/{plan_id}/activities",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ActivityRead,
-    dependencies=IDEMPOTENT,
-    responses=WRITE_ERRORS,
-    summary="Add an activity the caller's side runs",
+@routes.create(
+    "/plans/{plan_id}/activities", ActivityRead, "Add an activity the caller's side runs"
 )
 async def create_activity(
-    plan_id: uuid.UUID,
-    body: ActivityCreate,
-    principal: Caller,
-    session: Session,
-    request: Request,
+    plan_id: uuid.UUID, body: ActivityCreate, principal: Caller, session: Session, request: Request
 ) -> Any:
-    found = await activities.create_activity(session, principal, plan_id, body)
-    location = f"{request.url.path}/{found.id}"
-    return plan_json(found, status.HTTP_201_CREATED, Location=location)
+    return created(await activities.create_activity(session, principal, plan_id, body), request)
 
 
-@routes.get(
-    "/plans/{plan_id}/activities/{activity_id}",
-    response_model=ActivityRead,
-    responses=READ_ERRORS,
-    summary="Read an activity",
-)
+@routes.read(ACTIVITY, ActivityRead, "Read an activity")
 async def read_activity(
     plan_id: uuid.UUID, activity_id: uuid.UUID, principal: Caller, session: Session
 ) -> Any:
     return plan_json(await readmodel.read_activity(session, principal, plan_id, activity_id))
 
 
-@routes.patch(
-    "/plans/{plan_id}/activities/{activity_id}",
-    response_model=ActivityRead,
-    responses=PATCH_ERRORS,
-    summary="Change an activity the caller's side runs",
-)
+@routes.change(ACTIVITY, ActivityRead, "Change an activity the caller's side runs")
 async def update_activity(
     plan_id: uuid.UUID,
     activity_id: uuid.UUID,
@@ -68,18 +48,15 @@ async def update_activity(
     expected: ExpectedVersion,
     session: Session,
 ) -> Any:
-    changed = await activities.update_activity(
-        session, principal, plan_id, activity_id, expected, body
+    return plan_json(
+        await activities.update_activity(session, principal, plan_id, activity_id, expected, body)
     )
-    return plan_json(changed)
 
 
 @routes.post(
-    "/plans/{plan_id}/activities/{activity_id}/entered-in-error",
-    response_model=ActivityRead,
-    responses=PATCH_ERRORS,
+    f"{ACTIVITY}/entered-in-error", response_model=ActivityRead, responses=PATCH_ERRORS,
     summary="Take back an activity recorded by mistake: it leaves the views, history keeps it",
-)
+)  # fmt: skip
 async def mark_activity_entered_in_error(
     plan_id: uuid.UUID,
     activity_id: uuid.UUID,
@@ -94,16 +71,10 @@ async def mark_activity_entered_in_error(
     return plan_json(marked)
 
 
-@routes.post(
-    "/plans/{plan_id}/team",
-    status_code=status.HTTP_201_CREATED,
-    response_model=TeamMemberRead,
-    dependencies=IDEMPOTENT,
-    responses=WRITE_ERRORS,
-    summary="Name a person of the caller's side on the care team",
+@routes.create(
+    "/plans/{plan_id}/team", TeamMemberRead, "Name a person of the caller's side on the care team"
 )
 async def add_team_member(
     plan_id: uuid.UUID, body: TeamMemberCreate, principal: Caller, session: Session
 ) -> TeamMemberRead:
-    member = await team.add_member(session, principal, plan_id, body)
-    return TeamMemberRead.model_validate(member)
+    return TeamMemberRead.model_validate(await team.add_member(session, principal, plan_id, body))

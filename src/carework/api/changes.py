@@ -10,19 +10,16 @@ from carework.feed import service as feed
 from carework.feed.schemas import ChangeEventRead, FeedPage, HistoryPage
 from carework.http.params import Cursor, Limit, Session
 from carework.http.principal import Caller
-from carework.http.responses import READ_ERRORS
 from carework.http.route import RouteTable
 
 #: Mounted by DPS and by NAV.
 routes = RouteTable()
 
 
-@routes.get(
-    "/events",
-    response_model=FeedPage,
-    responses=READ_ERRORS,
-    summary="Changes to plans in the caller's scope, in a stable order, for integrations",
-)
+@routes.read(
+    "/events", FeedPage,
+    "Changes to plans in the caller's scope, in a stable order, for integrations",
+)  # fmt: skip
 async def read_change_feed(
     principal: Caller,
     session: Session,
@@ -33,12 +30,10 @@ async def read_change_feed(
     return FeedPage(items=[ChangeEventRead.of(e) for e in events], next_cursor=next_cursor)
 
 
-@routes.get(
-    "/plans/{plan_id}/history",
-    response_model=HistoryPage,
-    responses=READ_ERRORS,
-    summary="What changed in a plan, oldest first (what the caller may see)",
-)
+@routes.read(
+    "/plans/{plan_id}/history", HistoryPage,
+    "What changed in a plan, oldest first (what the caller may see)",
+)  # fmt: skip
 async def read_plan_history(
     plan_id: uuid.UUID,
     principal: Caller,

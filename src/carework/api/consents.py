@@ -15,10 +15,12 @@ from carework.consent.schemas import (
     PatientConsentCreate,
     RecordedConsentCreate,
 )
-from carework.http.params import IDEMPOTENT, Session
+from carework.http.params import Session
 from carework.http.principal import Caller
-from carework.http.responses import DELETE_ERRORS, READ_ERRORS, WRITE_ERRORS
+from carework.http.responses import DELETE_ERRORS
 from carework.http.route import RouteTable
+
+REVOKED = {"status_code": status.HTTP_204_NO_CONTENT, "responses": DELETE_ERRORS}
 
 #: The clinician's, the NAV advisor's and the patient's routes.
 dps_routes = RouteTable(shared=False)
@@ -26,25 +28,18 @@ nav_routes = RouteTable(shared=False)
 patient_routes = RouteTable(shared=False)
 
 
-@dps_routes.post(
-    "/plans/{plan_id}/consents",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ConsentRead,
-    dependencies=IDEMPOTENT,
-    responses=WRITE_ERRORS,
-    summary="Record a consent the patient gave in person (verbal or written)",
-)
+@dps_routes.create(
+    "/plans/{plan_id}/consents", ConsentRead,
+    "Record a consent the patient gave in person (verbal or written)",
+)  # fmt: skip
 async def dps_record_consent(
     plan_id: uuid.UUID, body: RecordedConsentCreate, principal: Caller, session: Session
 ) -> ConsentRead:
     return ConsentRead.of(*await consent.record_in_person(session, principal, plan_id, body))
 
 
-@dps_routes.get(
-    "/plans/{plan_id}/consents",
-    response_model=ConsentList,
-    responses=READ_ERRORS,
-    summary="Every consent of the plan, active or not",
+@dps_routes.read(
+    "/plans/{plan_id}/consents", ConsentList, "Every consent of the plan, active or not"
 )
 async def dps_list_consents(plan_id: uuid.UUID, principal: Caller, session: Session) -> ConsentList:
     rows = await consent.list_for_plan(session, principal, plan_id)
@@ -52,11 +47,9 @@ async def dps_list_consents(plan_id: uuid.UUID, principal: Caller, session: Sess
 
 
 @dps_routes.delete(
-    "/plans/{plan_id}/consents/{consent_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=DELETE_ERRORS,
+    "/plans/{plan_id}/consents/{consent_id}", **REVOKED,
     summary="Record that the patient withdrew a consent in person",
-)
+)  # fmt: skip
 async def dps_revoke_consent(
     plan_id: uuid.UUID, consent_id: uuid.UUID, principal: Caller, session: Session
 ) -> Response:
@@ -64,12 +57,10 @@ async def dps_revoke_consent(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@nav_routes.get(
-    "/plans/{plan_id}/consent",
-    response_model=ActiveConsent,
-    responses=READ_ERRORS,
-    summary="Which consent scopes are active now (NAV reads, never grants)",
-)
+@nav_routes.read(
+    "/plans/{plan_id}/consent", ActiveConsent,
+    "Which consent scopes are active now (NAV reads, never grants)",
+)  # fmt: skip
 async def nav_read_active_consent(
     plan_id: uuid.UUID, principal: Caller, session: Session
 ) -> ActiveConsent:
@@ -77,13 +68,10 @@ async def nav_read_active_consent(
     return ActiveConsent(plan_id=plan_id, scopes=sorted(scopes))
 
 
-@patient_routes.post(
+@patient_routes.create(
     "/consents",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ConsentRead,
-    dependencies=IDEMPOTENT,
-    responses=WRITE_ERRORS,
-    summary="Let NAV see treatment goals (and notes), until revoked or valid_until",
+    ConsentRead,
+    "Let NAV see treatment goals (and notes), until revoked or valid_until",
 )
 async def patient_grant_consent(
     body: PatientConsentCreate, principal: Caller, session: Session
@@ -91,23 +79,16 @@ async def patient_grant_consent(
     return ConsentRead.of(*await consent.grant_by_patient(session, principal, body))
 
 
-@patient_routes.get(
-    "/consents",
-    response_model=ConsentList,
-    responses=READ_ERRORS,
-    summary="My consents, active or not",
-)
+@patient_routes.read("/consents", ConsentList, "My consents, active or not")
 async def patient_list_consents(principal: Caller, session: Session) -> ConsentList:
     rows = await consent.list_own(session, principal)
     return ConsentList(items=[ConsentRead.of(*row) for row in rows])
 
 
 @patient_routes.delete(
-    "/consents/{consent_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=DELETE_ERRORS,
+    "/consents/{consent_id}", **REVOKED,
     summary="Revoke a consent; NAV loses sight from the next request on",
-)
+)  # fmt: skip
 async def patient_revoke_consent(
     consent_id: uuid.UUID, principal: Caller, session: Session
 ) -> Response:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import Response, status
+from fastapi import Response
 
 from carework.http.params import IDEMPOTENT, Cursor, ExpectedVersion, Limit, Session
 from carework.http.principal import Caller
-from carework.http.responses import PATCH_ERRORS, READ_ERRORS, WRITE_ERRORS, with_etag
+from carework.http.responses import PATCH_ERRORS, with_etag
 from carework.http.route import RouteTable
 from carework.meetings import service as meetings
 from carework.meetings.schemas import (
@@ -26,14 +26,10 @@ routes = RouteTable()
 patient_routes = RouteTable(shared=False)
 
 
-@routes.post(
-    "/plans/{plan_id}/meetings",
-    status_code=status.HTTP_201_CREATED,
-    response_model=MeetingRead,
-    dependencies=IDEMPOTENT,
-    responses=WRITE_ERRORS,
-    summary="Call a joint meeting; its minutes stay the caller's draft until released",
-)
+@routes.create(
+    "/plans/{plan_id}/meetings", MeetingRead,
+    "Call a joint meeting; its minutes stay the caller's draft until released",
+)  # fmt: skip
 async def create_meeting(
     plan_id: uuid.UUID,
     body: MeetingCreate,
@@ -46,12 +42,10 @@ async def create_meeting(
     return meeting
 
 
-@routes.get(
-    "/plans/{plan_id}/meetings",
-    response_model=MeetingList,
-    responses=READ_ERRORS,
-    summary="The plan's joint meetings by time, with the minutes the caller may read",
-)
+@routes.read(
+    "/plans/{plan_id}/meetings", MeetingList,
+    "The plan's joint meetings by time, with the minutes the caller may read",
+)  # fmt: skip
 async def list_meetings(
     plan_id: uuid.UUID,
     principal: Caller,
@@ -62,12 +56,10 @@ async def list_meetings(
     return await meetings.list_meetings(session, principal, plan_id, limit=limit, cursor=cursor)
 
 
-@routes.patch(
-    "/plans/{plan_id}/meetings/{meeting_id}",
-    response_model=MeetingRead,
-    responses=PATCH_ERRORS,
-    summary="Change a meeting the caller's side called, while its minutes are a draft",
-)
+@routes.change(
+    "/plans/{plan_id}/meetings/{meeting_id}", MeetingRead,
+    "Change a meeting the caller's side called, while its minutes are a draft",
+)  # fmt: skip
 async def update_meeting(
     plan_id: uuid.UUID,
     meeting_id: uuid.UUID,
@@ -105,11 +97,8 @@ async def release_meeting_minutes(
     return released
 
 
-@patient_routes.get(
-    "/plan/meetings",
-    response_model=MeetingList,
-    responses=READ_ERRORS,
-    summary="My plan's joint meetings; minutes once released",
+@patient_routes.read(
+    "/plan/meetings", MeetingList, "My plan's joint meetings; minutes once released"
 )
 async def patient_list_meetings(
     principal: Caller, session: Session, limit: Limit = 50, cursor: Cursor = None

@@ -11,9 +11,9 @@ from carework import readmodel
 from carework.api import agreements, consents, meetings, trail
 from carework.goals import service as goals
 from carework.goals.schemas import PatientGoalProposal
-from carework.http.params import IDEMPOTENT, Session
+from carework.http.params import Session
 from carework.http.principal import Caller
-from carework.http.responses import READ_ERRORS, WRITE_ERRORS, plan_json
+from carework.http.responses import plan_json
 from carework.http.route import AudienceRouter, RouteTable
 from carework.notes import service as notes
 from carework.notes.schemas import PatientNoteCreate
@@ -23,37 +23,23 @@ from carework.vocab import Role
 routes = RouteTable(shared=False)
 
 
-@routes.get(
-    "/plan",
-    response_model=PatientPlanRead,
-    responses=READ_ERRORS,
-    summary="My plan",
-)
+@routes.read("/plan", PatientPlanRead, "My plan")
 async def patient_read_plan(principal: Caller, session: Session) -> Any:
     return plan_json(await readmodel.read_own_plan(session, principal))
 
 
-@routes.post(
-    "/plan/goals",
-    status_code=status.HTTP_201_CREATED,
-    response_model=GoalRead,
-    dependencies=IDEMPOTENT,
-    responses=WRITE_ERRORS,
-    summary="Propose a goal; it waits as proposed until the owning side accepts it",
-)
+@routes.create(
+    "/plan/goals", GoalRead,
+    "Propose a goal; it waits as proposed until the owning side accepts it",
+)  # fmt: skip
 async def patient_propose_goal(
     body: PatientGoalProposal, principal: Caller, session: Session
 ) -> Any:
     return plan_json(await goals.propose_goal(session, principal, body), status.HTTP_201_CREATED)
 
 
-@routes.post(
-    "/plan/goals/{goal_id}/notes",
-    status_code=status.HTTP_201_CREATED,
-    response_model=NoteRead,
-    dependencies=IDEMPOTENT,
-    responses=WRITE_ERRORS,
-    summary="Write a note on a goal, shared with the care team",
+@routes.create(
+    "/plan/goals/{goal_id}/notes", NoteRead, "Write a note on a goal, shared with the care team"
 )
 async def patient_add_note(
     goal_id: uuid.UUID, body: PatientNoteCreate, principal: Caller, session: Session

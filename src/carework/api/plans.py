@@ -5,18 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import Query, Request, status
+from fastapi import Query, Request
 
 from carework import readmodel
-from carework.http.params import IDEMPOTENT, Cursor, ExpectedVersion, Limit, Session
+from carework.http.params import Cursor, ExpectedVersion, Limit, Session
 from carework.http.principal import Caller
-from carework.http.responses import (
-    PATCH_ERRORS,
-    READ_ERRORS,
-    SEARCH_ERRORS,
-    WRITE_ERRORS,
-    plan_json,
-)
+from carework.http.responses import SEARCH_ERRORS, created, plan_json
 from carework.http.route import RouteTable
 from carework.plans import service as plans
 from carework.plans.schemas import (
@@ -35,30 +29,18 @@ from carework.vocab import PlanStatus
 #: The care team's plan routes, mounted by DPS and by NAV.
 routes = RouteTable()
 PLAN_READ = {"dps": DpsPlanRead, "nav": NavPlanRead}
+#: A look-up whose criteria (a national id) come in a body, never in the URL.
+_SEARCH = {"responses": SEARCH_ERRORS}
 
 
-@routes.post(
-    "/plans",
-    status_code=status.HTTP_201_CREATED,
-    response_model=PLAN_READ,
-    dependencies=IDEMPOTENT,
-    responses=WRITE_ERRORS,
-    summary="Create a plan for a patient",
-)
+@routes.create("/plans", PLAN_READ, "Create a plan for a patient")
 async def create_plan(
     body: PlanCreate, principal: Caller, session: Session, request: Request
 ) -> Any:
-    found = await plans.create_plan(session, principal, body)
-    location = f"{request.url.path}/{found.id}"
-    return plan_json(found, status.HTTP_201_CREATED, Location=location)
+    return created(await plans.create_plan(session, principal, body), request)
 
 
-@routes.get(
-    "/plans",
-    response_model=PlanPage,
-    responses=READ_ERRORS,
-    summary="Plans in the caller's scope",
-)
+@routes.read("/plans", PlanPage, "Plans in the caller's scope")
 async def list_plans(
     principal: Caller,
     session: Session,
@@ -73,42 +55,28 @@ async def list_plans(
 
 
 @routes.post(
-    "/plans/search",
-    response_model=PlanSearchResult,
-    responses=SEARCH_ERRORS,
+    "/plans/search", response_model=PlanSearchResult, **_SEARCH,
     summary="Find a patient's plans by national id (kept out of the URL)",
-)
+)  # fmt: skip
 async def search_plans(body: PlanSearch, principal: Caller, session: Session) -> PlanSearchResult:
     rows = await plans.search_plans(session, principal, body.nid)
     return PlanSearchResult(items=[PlanSummary.of(*row) for row in rows])
 
 
 @routes.post(
-    "/plans/status",
-    response_model=PlanStatusRead,
-    responses=SEARCH_ERRORS,
+    "/plans/status", response_model=PlanStatusRead, **_SEARCH,
     summary="Does the patient have an open plan here? (national id kept out of the URL)",
-)
+)  # fmt: skip
 async def plan_status(body: PlanStatusQuery, principal: Caller, session: Session) -> PlanStatusRead:
     return await plans.plan_status(session, principal, body.nid)
 
 
-@routes.get(
-    "/plans/{plan_id}",
-    response_model=PLAN_READ,
-    responses=READ_ERRORS,
-    summary="The caller's view of a plan",
-)
+@routes.read("/plans/{plan_id}", PLAN_READ, "The caller's view of a plan")
 async def read_plan(plan_id: uuid.UUID, principal: Caller, session: Session) -> Any:
     return plan_json(await readmodel.read_plan(session, principal, plan_id))
 
 
-@routes.patch(
-    "/plans/{plan_id}",
-    response_model=PLAN_READ,
-    responses=PATCH_ERRORS,
-    summary="Change plan fields",
-)
+@routes.change("/plans/{plan_id}", PLAN_READ, "Change plan fields")
 async def update_plan(
     plan_id: uuid.UUID,
     body: PlanUpdate,

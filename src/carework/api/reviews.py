@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from fastapi import Query, status
+from fastapi import Query
 
 from carework.bodies import OrgId
-from carework.http.params import IDEMPOTENT, Cursor, Limit, Session
+from carework.http.params import Cursor, Limit, Session
 from carework.http.principal import Caller
-from carework.http.responses import READ_ERRORS, WRITE_ERRORS
 from carework.http.route import RouteTable
 from carework.indicators import service as figures
 from carework.indicators.schemas import IndicatorReport
@@ -32,26 +31,20 @@ routes = RouteTable()
 audit_routes = RouteTable(shared=False)
 
 
-@routes.post(
-    "/plans/{plan_id}/evaluations",
-    status_code=status.HTTP_201_CREATED,
-    response_model=EvaluationRead,
-    dependencies=IDEMPOTENT,
-    responses=WRITE_ERRORS,
-    summary="Record a review of the plan, with the caller's side's findings on its goals",
-)
+@routes.create(
+    "/plans/{plan_id}/evaluations", EvaluationRead,
+    "Record a review of the plan, with the caller's side's findings on its goals",
+)  # fmt: skip
 async def record_evaluation(
     plan_id: uuid.UUID, body: EvaluationCreate, principal: Caller, session: Session
 ) -> EvaluationRead:
     return await reviews.record_evaluation(session, principal, plan_id, body)
 
 
-@routes.get(
-    "/plans/{plan_id}/evaluations",
-    response_model=EvaluationList,
-    responses=READ_ERRORS,
-    summary="The plan's reviews, newest first, with the findings the caller may see",
-)
+@routes.read(
+    "/plans/{plan_id}/evaluations", EvaluationList,
+    "The plan's reviews, newest first, with the findings the caller may see",
+)  # fmt: skip
 async def list_evaluations(
     plan_id: uuid.UUID,
     principal: Caller,
@@ -62,12 +55,10 @@ async def list_evaluations(
     return await reviews.list_evaluations(session, principal, plan_id, limit=limit, cursor=cursor)
 
 
-@routes.get(
-    "/plans/{plan_id}/goals/{goal_id}/achievements",
-    response_model=AchievementHistory,
-    responses=READ_ERRORS,
-    summary="A goal's achievement history: what each review found, oldest first",
-)
+@routes.read(
+    "/plans/{plan_id}/goals/{goal_id}/achievements", AchievementHistory,
+    "A goal's achievement history: what each review found, oldest first",
+)  # fmt: skip
 async def goal_achievements(
     plan_id: uuid.UUID,
     goal_id: uuid.UUID,
@@ -81,12 +72,10 @@ async def goal_achievements(
     )
 
 
-@routes.get(
-    "/reviews/overdue",
-    response_model=PlanPage,
-    responses=READ_ERRORS,
-    summary="Open plans in the caller's scope whose next review date has passed",
-)
+@routes.read(
+    "/reviews/overdue", PlanPage,
+    "Open plans in the caller's scope whose next review date has passed",
+)  # fmt: skip
 async def overdue_reviews(
     principal: Caller,
     session: Session,
@@ -100,24 +89,20 @@ async def overdue_reviews(
     return PlanPage(items=[PlanSummary.of(p, n) for p, n in rows], next_cursor=next_cursor)
 
 
-@routes.get(
-    "/indicators",
-    response_model=IndicatorReport,
-    responses=READ_ERRORS,
-    summary="Quality indicators of the caller's own unit or office (small counts suppressed)",
-)
+@routes.read(
+    "/indicators", IndicatorReport,
+    "Quality indicators of the caller's own unit or office (small counts suppressed)",
+)  # fmt: skip
 async def indicators(
     principal: Caller, session: Session, start: date | None = _FROM, end: date | None = _TO
 ) -> IndicatorReport:
     return await figures.unit_indicators(session, principal, start, end)
 
 
-@audit_routes.get(
-    "/indicators",
-    response_model=IndicatorReport,
-    responses=READ_ERRORS,
-    summary="Quality indicators across units, or for one DPS unit or NAV office",
-)
+@audit_routes.read(
+    "/indicators", IndicatorReport,
+    "Quality indicators across units, or for one DPS unit or NAV office",
+)  # fmt: skip
 async def audit_indicators(
     principal: Caller,
     session: Session,

@@ -17,7 +17,6 @@ from carework.audit.schemas import (
 from carework.bodies import QueryDatetime, QueryText
 from carework.http.params import Cursor, Limit, Session
 from carework.http.principal import Caller
-from carework.http.responses import READ_ERRORS
 from carework.http.route import RouteTable
 
 #: The auditor's.
@@ -26,11 +25,8 @@ audit_routes = RouteTable(shared=False)
 patient_routes = RouteTable(shared=False)
 
 
-@audit_routes.get(
-    "/events",
-    response_model=AuditEventPage,
-    responses=READ_ERRORS,
-    summary="Audit events by plan, actor and time window, oldest first",
+@audit_routes.read(
+    "/events", AuditEventPage, "Audit events by plan, actor and time window, oldest first"
 )
 async def audit_list_events(
     principal: Caller,
@@ -51,23 +47,15 @@ async def audit_list_events(
     )
 
 
-@audit_routes.get(
-    "/verify",
-    response_model=VerificationRead,
-    responses=READ_ERRORS,
-    summary="Recompute every hash chain and report the first broken link",
+@audit_routes.read(
+    "/verify", VerificationRead, "Recompute every hash chain and report the first broken link"
 )
 async def audit_verify(principal: Caller, session: Session) -> VerificationRead:
     result = await audit.verify(session, principal)
     return VerificationRead.model_validate(result, from_attributes=True)
 
 
-@patient_routes.get(
-    "/access-log",
-    response_model=AccessLog,
-    responses=READ_ERRORS,
-    summary="Who read or changed my plan, newest first",
-)
+@patient_routes.read("/access-log", AccessLog, "Who read or changed my plan, newest first")
 async def patient_access_log(
     principal: Caller, session: Session, limit: Limit = 50, cursor: Cursor = None
 ) -> AccessLog:

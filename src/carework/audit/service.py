@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access.policy import ensure_may_read_access_log
@@ -38,10 +39,7 @@ async def access_log(
     """Who else read or changed the patient's own plan (the open one, else the latest),
     newest first."""
     own = scoped(principal.role).own_plan(Plan.id, with_consent=False)
-    plan_id = await session.scalar(own, params(principal))
-    if plan_id is None:
-        raise NotFound("You have no plan yet.")
-    touch(plan_id=plan_id)
+    plan_id = await _in_scope(session, own, params(principal), "You have no plan yet.")
     return await _plan_log(session, principal, plan_id, limit, cursor)
 
 
@@ -55,11 +53,20 @@ async def plan_access_log(
 ) -> tuple[Sequence[AuditEvent], str | None]:
     """Who read or changed a plan, newest first: the DPS side's record of its plans."""
     ensure_may_read_access_log(principal)
-    in_scope = scoped(principal.role).plan(Plan.id, with_consent=False)
-    if await session.scalar(in_scope, params(principal, plan_id=plan_id)) is None:
-        raise NotFound("No such plan.")
-    touch(plan_id=plan_id)
+    one = scoped(principal.role).plan(Plan.id, with_consent=False)
+    await _in_scope(session, one, params(principal, plan_id=plan_id), "No such plan.")
     return await _plan_log(session, principal, plan_id, limit, cursor)
+
+
+async def _in_scope(
+    session: AsyncSession, stmt: Select[Any], values: dict[str, Any], missing: str
+) -> uuid.UUID:
+    """The plan a scoped statement finds, named in the trail of this request; else 404."""
+    plan_id: uuid.UUID | None = await session.scalar(stmt, values)
+    if plan_id is None:
+        raise NotFound(missing)
+    touch(plan_id=plan_id)
+    return plan_id
 
 
 async def _plan_log(

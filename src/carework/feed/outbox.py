@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy import ColumnElement, FromClause, Insert, Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,45 +23,36 @@ _COLUMNS = (
 _INSERT = insert(_table).values({c: bindparam(f"e_{c}", type_=_table.c[c].type) for c in _COLUMNS})
 
 
-def event_params(
-    principal: Principal,
-    *,
-    type: EventType,
-    plan_id: uuid.UUID,
-    resource: tuple[str, uuid.UUID],
-    of: EventClass,
-    version: int | None = None,
-    data: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The bind parameters of one change event (``e_<column>``). Who may read it is ``of``,
-    from ``access.sensitivity``: required, so no event is readable by default."""
+class Change(TypedDict):
+    """One change, as its event records it. Who may read it is ``of``, from
+    ``access.sensitivity``: required, so no event is readable by default."""
+
+    type: EventType
+    plan_id: uuid.UUID
+    resource: tuple[str, uuid.UUID]
+    of: EventClass
+    version: NotRequired[int | None]
+    data: NotRequired[dict[str, Any] | None]
+
+
+def event_params(principal: Principal, **change: Unpack[Change]) -> dict[str, Any]:
+    """The bind parameters of one change event (``e_<column>``)."""
+    of, (resource_type, resource_id) = change["of"], change["resource"]
     values = {
-        "plan_id": plan_id, "type": type.value, "resource_type": resource[0],
-        "resource_id": resource[1], "version": version, "actor_sub": principal.sub,
+        "plan_id": change["plan_id"], "type": change["type"].value,
+        "resource_type": resource_type, "resource_id": resource_id,
+        "version": change.get("version"), "actor_sub": principal.sub,
         "actor_name": principal.name, "actor_role": principal.role.value,
         "sensitivity": of.sensitivity.value,
-        "internal_to": of.internal_to.value if of.internal_to else None, "data": data or {},
+        "internal_to": of.internal_to.value if of.internal_to else None,
+        "data": change.get("data") or {},
     }  # fmt: skip
     return {f"e_{name}": value for name, value in values.items()}
 
 
-async def record(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    type: EventType,
-    plan_id: uuid.UUID,
-    resource: tuple[str, uuid.UUID],
-    of: EventClass,
-    version: int | None = None,
-    data: dict[str, Any] | None = None,
-) -> None:
+async def record(session: AsyncSession, principal: Principal, **change: Unpack[Change]) -> None:
     """Append one change event to the current transaction: it commits with the change."""
-    params = event_params(
-        principal, type=type, plan_id=plan_id, resource=resource, of=of, version=version,
-        data=data,
-    )  # fmt: skip
-    await direct.fetch(session, _INSERT, params)
+    await direct.fetch(session, _INSERT, event_params(principal, **change))
 
 
 def logged_with(change: FromClause, version: ColumnElement[int]) -> Insert:

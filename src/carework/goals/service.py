@@ -33,7 +33,7 @@ from carework.goals.schemas import GoalCreate, GoalUpdate, PatientGoalProposal
 from carework.lifecycle import GOAL_TRANSITIONS, ensure_move
 from carework.models.goal import Goal
 from carework.plans import repository as plans
-from carework.plans.service import ensure_open, plan_for_writing
+from carework.plans.service import ensure_open, plan_for_writing, take_back
 from carework.readmodel import PlanJson, goal_object, read_goal
 from carework.versions import Versions, ensure_version
 from carework.vocab import EventType, GoalDomain, GoalStatus, Role
@@ -142,16 +142,10 @@ async def mark_entered_in_error(
     found = await plans.find(
         session, principal, plan_id, Goal, goal_id, lock=True, in_error_too=True
     )
-    ensure_open(found.plan)
-    goal = found.item
-    ensure_owns(principal, goal.owner_side, "goal")
-    goal.mark_in_error(principal.sub, reason, "goal")  # 409 before 412, as ever
-    ensure_version(goal.version, expected_version)
-    goal.version += 1
-    await session.flush()
-    await feed.record(
-        session, principal, type=EventType.goal_entered_in_error, plan_id=plan_id,
-        resource=("goal", goal.id), of=sensitivity.of_goal(goal.domain), version=goal.version,
+    await take_back(
+        session, principal, found, owner_side=found.item.owner_side,
+        expected_version=expected_version, reason=reason, type=EventType.goal_entered_in_error,
+        of=sensitivity.of_goal(found.item.domain),
     )  # fmt: skip
     return await read_goal(session, principal, plan_id, goal_id, in_error_too=True)
 

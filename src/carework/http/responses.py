@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Response
+from fastapi import Request, Response
 
 from carework.http.problem import PROBLEM_MEDIA_TYPE, Problem
 from carework.readmodel import PlanJson
@@ -56,3 +56,8 @@ def plan_json(found: PlanJson, status_code: int = 200, **headers: str) -> Respon
         found.body, status_code=status_code, media_type="application/json",
         headers={"ETag": etag(found.version), **headers},
     )  # fmt: skip
+
+
+def created(found: PlanJson, request: Request) -> Response:
+    """201 with the new item's address (the collection it was posted to, and its id)."""
+    return plan_json(found, 201, Location=f"{request.url.path}/{found.id}")

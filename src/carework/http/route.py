@@ -31,7 +31,9 @@ from carework.auth.tokens import TokenVerifier
 from carework.db.session import unit_of_work
 from carework.errors import CareworkError
 from carework.http import audit
+from carework.http.params import IDEMPOTENT
 from carework.http.principal import serving
+from carework.http.responses import PATCH_ERRORS, READ_ERRORS, WRITE_ERRORS
 from carework.idempotency import service as idempotency
 from carework.vocab import Role
 
@@ -155,6 +157,25 @@ class RouteTable:
             return endpoint
 
         return register
+
+    def read(self, path: str, model: Any, summary: str, **options: Any) -> Callable[[F], F]:
+        """A GET of patient data: 401, 403, 404 and 422 as problems."""
+        return self.route(
+            "GET", path, response_model=model, responses=READ_ERRORS, summary=summary, **options
+        )
+
+    def create(self, path: str, model: Any, summary: str, **options: Any) -> Callable[[F], F]:
+        """A POST that creates (201), retry-safe with Idempotency-Key."""
+        return self.route(
+            "POST", path, status_code=201, response_model=model, dependencies=IDEMPOTENT,
+            responses=WRITE_ERRORS, summary=summary, **options,
+        )  # fmt: skip
+
+    def change(self, path: str, model: Any, summary: str, **options: Any) -> Callable[[F], F]:
+        """A PATCH: If-Match (428, 412), and what a write may meet."""
+        return self.route(
+            "PATCH", path, response_model=model, responses=PATCH_ERRORS, summary=summary, **options
+        )
 
     def get(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.route("GET", path, **options)

@@ -82,15 +82,10 @@ async def create_meeting(
     touch(resource=("meeting", meeting.id))
     await session.flush()
     await feed.record(
-        session,
-        principal,
-        type=EventType.meeting_created,
-        of=GENERAL,
-        plan_id=plan.id,
-        resource=("meeting", meeting.id),
-        version=meeting.version,
+        session, principal, type=EventType.meeting_created, of=GENERAL, plan_id=plan.id,
+        resource=("meeting", meeting.id), version=meeting.version,
         data={"scheduled_at": meeting.scheduled_at.isoformat()},
-    )
+    )  # fmt: skip
     return shown(meeting, view)
 
 
@@ -140,15 +135,10 @@ async def update_meeting(
     meeting.version += 1
     await session.flush()
     await feed.record(
-        session,
-        principal,
-        type=EventType.meeting_updated,
-        of=GENERAL,
-        plan_id=plan_id,
-        resource=("meeting", meeting.id),
-        version=meeting.version,
+        session, principal, type=EventType.meeting_updated, of=GENERAL, plan_id=plan_id,
+        resource=("meeting", meeting.id), version=meeting.version,
         data={"changed": sorted(changes)},
-    )
+    )  # fmt: skip
     return shown(meeting, view)
 
 
@@ -174,15 +164,11 @@ async def release_minutes(
     await session.flush()
     await session.refresh(meeting, ["released_at"])
     await feed.record(
-        session,
-        principal,
-        type=EventType.meeting_released,
-        plan_id=plan_id,
-        resource=("meeting", meeting.id),
-        version=meeting.version,
+        session, principal, type=EventType.meeting_released, plan_id=plan_id,
+        resource=("meeting", meeting.id), version=meeting.version,
         of=sensitivity.of_meeting_minutes(meeting.created_by_side),
         data={"actions": len(body.actions)},
-    )
+    )  # fmt: skip
     activity_ids = []
     for action in body.actions:
         activity = await add_activity(

@@ -7,7 +7,6 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access import sensitivity
-from carework.access.policy import ensure_owns
 from carework.access.roles import side_of
 from carework.audit.record import touch
 from carework.auth.principal import Principal
@@ -15,7 +14,7 @@ from carework.feed import outbox as feed
 from carework.models.goal import Goal
 from carework.models.note import Note
 from carework.plans import repository as plans
-from carework.plans.service import ensure_open
+from carework.plans.service import ensure_open, take_back
 from carework.vocab import EventType, Visibility
 
 
@@ -45,8 +44,7 @@ async def add_note(
     touch(resource=("note", note.id))
     await session.flush()
     await feed.record(
-        session, principal, type=EventType.note_added, plan_id=plan_id,
-        resource=("note", note.id),
+        session, principal, type=EventType.note_added, plan_id=plan_id, resource=("note", note.id),
         of=sensitivity.of_note(goal.domain, note.visibility, note.author_side),
         data={"goal_id": str(goal.id), "visibility": note.visibility},
     )  # fmt: skip
@@ -73,15 +71,11 @@ async def mark_entered_in_error(
     found = await plans.find(
         session, principal, plan_id, Note, note_id, goal_id=goal_id, lock=True, in_error_too=True
     )
-    ensure_open(found.plan)
     note = found.item
-    ensure_owns(principal, note.author_side, "note")
-    note.mark_in_error(principal.sub, reason, "note")
-    await session.flush()
     assert found.goal_domain is not None, "a note is on a goal"
-    await feed.record(
-        session, principal, type=EventType.note_entered_in_error, plan_id=plan_id,
-        resource=("note", note.id),
+    await take_back(
+        session, principal, found, owner_side=note.author_side, expected_version=None,
+        reason=reason, type=EventType.note_entered_in_error,
         of=sensitivity.of_note(found.goal_domain, note.visibility, note.author_side),
     )  # fmt: skip
     return note

@@ -5,17 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carework.access.policy import units_for_new_plan
+from carework.access.policy import ensure_owns, units_for_new_plan
 from carework.access.roles import side_of
 from carework.access.scope import params, readable_change_events, scoped
-from carework.access.sensitivity import GENERAL
+from carework.access.sensitivity import GENERAL, EventClass
 from carework.access.visibility import View
 from carework.audit.record import touch
 from carework.auth.principal import Principal
@@ -59,6 +59,34 @@ class _HasStatus(Protocol):
 def ensure_open(plan: _HasStatus) -> None:
     if PlanStatus(plan.status) not in OPEN_PLAN_STATUSES:
         raise Conflict(f"The plan is {plan.status}; it can no longer be changed.")
+
+
+async def take_back(
+    session: AsyncSession,
+    principal: Principal,
+    found: repository.InPlan[Any],
+    *,
+    owner_side: str,
+    expected_version: Versions | None,
+    reason: str,
+    type: EventType,
+    of: EventClass,
+) -> None:
+    """Mark an item of the plan entered in error: by its owning side, once (409 after that),
+    at the version the caller saw (412; notes have none). It leaves every view; its row and
+    its events stay in history and the trail, and the reason stays out of the feed."""
+    ensure_open(found.plan)
+    item, what = found.item, type.value.partition(".")[0]
+    ensure_owns(principal, owner_side, what)
+    item.mark_in_error(principal.sub, reason, what)  # 409 before 412, as ever
+    if expected_version is not None:
+        ensure_version(item.version, expected_version)
+        item.version += 1
+    await session.flush()
+    await feed.record(
+        session, principal, type=type, plan_id=found.plan.id, resource=(what, item.id), of=of,
+        version=item.version if expected_version is not None else None,
+    )  # fmt: skip
 
 
 async def _upsert_patient(session: AsyncSession, nid: str, name: str) -> uuid.UUID:
@@ -128,15 +156,9 @@ async def create_plan(session: AsyncSession, principal: Principal, body: PlanCre
     )
     await session.flush()
     await feed.record(
-        session,
-        principal,
-        type=EventType.plan_created,
-        of=GENERAL,
-        plan_id=plan.id,
-        resource=("plan", plan.id),
-        version=plan.version,
-        data={"status": plan.status},
-    )
+        session, principal, type=EventType.plan_created, of=GENERAL, plan_id=plan.id,
+        resource=("plan", plan.id), version=plan.version, data={"status": plan.status},
+    )  # fmt: skip
     return await read_plan(session, principal, plan.id)
 
 
@@ -177,15 +199,10 @@ async def update_plan(
     plan.version += 1
     await session.flush()
     await feed.record(
-        session,
-        principal,
-        type=EventType.plan_updated,
-        of=GENERAL,
-        plan_id=plan.id,
-        resource=("plan", plan.id),
-        version=plan.version,
+        session, principal, type=EventType.plan_updated, of=GENERAL, plan_id=plan.id,
+        resource=("plan", plan.id), version=plan.version,
         data={"changed": sorted(changes), "status": plan.status},
-    )
+    )  # fmt: skip
     return await read_plan(session, principal, plan.id)
 
 

@@ -122,31 +122,17 @@ async def record_evaluation(
     for finding in body.goals:
         goal = goals[finding.goal_id]
         await feed.record(
-            session,
-            principal,
-            type=EventType.goal_updated,
-            plan_id=plan.id,
-            resource=("goal", goal.id),
-            version=goal.version,
-            of=sensitivity.of_goal(goal.domain),
+            session, principal, type=EventType.goal_updated, plan_id=plan.id,
+            resource=("goal", goal.id), version=goal.version, of=sensitivity.of_goal(goal.domain),
             data={"domain": goal.domain, "status": goal.status, "changed": ["achievement_status"]},
-        )
+        )  # fmt: skip
     next_review = plan.next_review_date.isoformat() if plan.next_review_date else None
     await feed.record(
-        session,
-        principal,
-        type=EventType.plan_reviewed,
-        of=GENERAL,
-        plan_id=plan.id,
-        resource=("plan", plan.id),
-        version=plan.version,
-        data={
-            "evaluation_id": str(evaluation.id),
-            "held_on": body.held_on.isoformat(),
-            "next_review_date": next_review,
-            "status": plan.status,
-        },
-    )
+        session, principal, type=EventType.plan_reviewed, of=GENERAL, plan_id=plan.id,
+        resource=("plan", plan.id), version=plan.version,
+        data={"evaluation_id": str(evaluation.id), "held_on": body.held_on.isoformat(),
+              "next_review_date": next_review, "status": plan.status},
+    )  # fmt: skip
     return _evaluation_read(evaluation, findings, view)
 
 

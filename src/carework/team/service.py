@@ -45,12 +45,7 @@ async def add_member(
         raise Conflict("This person is already on the care team.")
     touch(resource=("team_member", member.id))
     await feed.record(
-        session,
-        principal,
-        type=EventType.team_member_added,
-        of=GENERAL,
-        plan_id=plan.id,
-        resource=("team_member", member.id),
-        data={"role": member.role, "side": member.side},
-    )
+        session, principal, type=EventType.team_member_added, of=GENERAL, plan_id=plan.id,
+        resource=("team_member", member.id), data={"role": member.role, "side": member.side},
+    )  # fmt: skip
     return member

@@ -24,24 +24,24 @@ from carework.consent.schemas import RecordedConsentCreate
 from carework.feed import service as feed
 from carework.goals import service as goals
 from carework.goals.schemas import GoalCreate, GoalUpdate
+from carework.http.params import Session
 from carework.notes import service as notes
 from carework.notes.schemas import NoteCreate
 from carework.plans import service as plans
 from carework.plans.schemas import PlanCreate, PlanUpdate
 from carework.ui.forms import (
     cursor_of,
+    filled,
     form_end_of_day,
-    form_uuid,
     form_version,
     one,
     parse,
     parse_changes,
     parse_sent,
-    read_form,
 )
 from carework.ui.pages import page, paged, redirect
 from carework.ui.plan_context import plan_context
-from carework.ui.route import SAME_ORIGIN, SignedIn, care_router
+from carework.ui.route import Posted, SignedIn, care_router
 from carework.vocab import ConsentEvidence
 
 router = care_router
@@ -53,13 +53,19 @@ ACCESS_LOG_PER_PAGE = 100
 EVIDENCE_IN_PERSON: tuple[str, ...] = get_args(
     RecordedConsentCreate.model_fields["evidence"].annotation
 )
+PLAN = "/plans/{plan_id}"
+
+
+def _back(plan_id: uuid.UUID, saved: str) -> Response:
+    """After a form post: back to the plan page, saying what was saved."""
+    return redirect(f"/ui/plans/{plan_id}", ok=saved)
 
 
 @router.get("/plans", operation_id="ui_list_plans", response_class=HTMLResponse)
-async def list_plans(request: Request, principal: SignedIn) -> Response:
+async def list_plans(request: Request, principal: SignedIn, session: Session) -> Response:
     cursor = cursor_of(request)
     rows, next_cursor = await plans.list_plans(
-        request.state.session, principal, status=None, limit=PLANS_PER_PAGE, cursor=cursor
+        session, principal, status=None, limit=PLANS_PER_PAGE, cursor=cursor
     )
     return page(
         request, "plans.html", principal,
@@ -68,27 +74,19 @@ async def list_plans(request: Request, principal: SignedIn) -> Response:
     )  # fmt: skip
 
 
-@router.post("/plans", operation_id="ui_create_plan", dependencies=SAME_ORIGIN)
-async def create_plan(request: Request, principal: SignedIn) -> Response:
-    form = await read_form(request)
-    body = parse(
-        PlanCreate,
-        {
-            "patient": {"nid": one(form, "nid") or "", "name": one(form, "patient_name") or ""},
-            "dps_unit": one(form, "dps_unit"),
-            "nav_office": one(form, "nav_office"),
-            "title": one(form, "title"),
-            "main_goal": one(form, "main_goal"),
-            "status": one(form, "status"),
-        },
-    )
-    plan = await plans.create_plan(request.state.session, principal, body)
-    return redirect(f"/ui/plans/{plan.id}", ok="plan")
+@router.post("/plans", operation_id="ui_create_plan")
+async def create_plan(principal: SignedIn, session: Session, form: Posted) -> Response:
+    patient = {"nid": one(form, "nid") or "", "name": one(form, "patient_name") or ""}
+    fields = filled(form, "dps_unit", "nav_office", "title", "main_goal", "status")
+    plan = await plans.create_plan(session, principal, parse(PlanCreate, {"patient": patient,
+                                                                           **fields}))  # fmt: skip
+    return _back(plan.id, "plan")
 
 
-@router.get("/plans/{plan_id}", operation_id="ui_read_plan", response_class=HTMLResponse)
-async def read_plan(request: Request, plan_id: uuid.UUID, principal: SignedIn) -> Response:
-    session = request.state.session
+@router.get(PLAN, operation_id="ui_read_plan", response_class=HTMLResponse)
+async def read_plan(
+    request: Request, plan_id: uuid.UUID, principal: SignedIn, session: Session
+) -> Response:
     found = await readmodel.read_plan(session, principal, plan_id)
     # Who granted what is the clinic's record; NAV learns only which scopes are active.
     consents = (
@@ -106,134 +104,92 @@ async def read_plan(request: Request, plan_id: uuid.UUID, principal: SignedIn) -
     )  # fmt: skip
 
 
-@router.post("/plans/{plan_id}/goals", operation_id="ui_create_goal", dependencies=SAME_ORIGIN)
-async def create_goal(request: Request, plan_id: uuid.UUID, principal: SignedIn) -> Response:
-    form = await read_form(request)
-    body = parse(
-        GoalCreate,
-        {
-            "domain": one(form, "domain"),
-            "title": one(form, "title"),
-            "description": one(form, "description"),
-            "target_date": one(form, "target_date"),
-        },
-    )
-    await goals.create_goal(request.state.session, principal, plan_id, body)
-    return redirect(f"/ui/plans/{plan_id}", ok="goal")
-
-
-@router.post(
-    "/plans/{plan_id}/goals/{goal_id}/status",
-    operation_id="ui_update_goal",
-    dependencies=SAME_ORIGIN,
-)
-async def update_goal_status(
-    request: Request, plan_id: uuid.UUID, goal_id: uuid.UUID, principal: SignedIn
+@router.post(f"{PLAN}/status", operation_id="ui_update_plan")
+async def update_plan_status(
+    plan_id: uuid.UUID, principal: SignedIn, session: Session, form: Posted
 ) -> Response:
-    form = await read_form(request)
-    version = form_version(form)
-    body = parse(GoalUpdate, {"status": one(form, "status")})
-    await goals.update_goal(request.state.session, principal, plan_id, goal_id, version, body)
-    return redirect(f"/ui/plans/{plan_id}", ok="status")
-
-
-@router.post("/plans/{plan_id}/status", operation_id="ui_update_plan", dependencies=SAME_ORIGIN)
-async def update_plan_status(request: Request, plan_id: uuid.UUID, principal: SignedIn) -> Response:
-    form = await read_form(request)
-    version = form_version(form)
     body = parse_sent(PlanUpdate, {"status": one(form, "status")})  # a status, never none
-    await plans.update_plan(request.state.session, principal, plan_id, version, body)
-    return redirect(f"/ui/plans/{plan_id}", ok="plan_status")
+    await plans.update_plan(session, principal, plan_id, form_version(form), body)
+    return _back(plan_id, "plan_status")
 
 
-@router.post(
-    "/plans/{plan_id}/goals/{goal_id}/notes", operation_id="ui_add_note", dependencies=SAME_ORIGIN
-)
+@router.post(f"{PLAN}/goals", operation_id="ui_create_goal")
+async def create_goal(
+    plan_id: uuid.UUID, principal: SignedIn, session: Session, form: Posted
+) -> Response:
+    body = parse(GoalCreate, filled(form, "domain", "title", "description", "target_date"))
+    await goals.create_goal(session, principal, plan_id, body)
+    return _back(plan_id, "goal")
+
+
+@router.post(f"{PLAN}/goals/{{goal_id}}/status", operation_id="ui_update_goal")
+async def update_goal_status(
+    plan_id: uuid.UUID, goal_id: uuid.UUID, principal: SignedIn, session: Session, form: Posted
+) -> Response:
+    body = parse(GoalUpdate, filled(form, "status"))
+    await goals.update_goal(session, principal, plan_id, goal_id, form_version(form), body)
+    return _back(plan_id, "status")
+
+
+@router.post(f"{PLAN}/goals/{{goal_id}}/notes", operation_id="ui_add_note")
 async def add_note(
-    request: Request, plan_id: uuid.UUID, goal_id: uuid.UUID, principal: SignedIn
+    plan_id: uuid.UUID, goal_id: uuid.UUID, principal: SignedIn, session: Session, form: Posted
 ) -> Response:
-    form = await read_form(request)
-    body = parse(NoteCreate, {"text": one(form, "text"), "visibility": one(form, "visibility")})
-    await notes.add_note(
-        request.state.session, principal, plan_id, goal_id, body.text, body.visibility
-    )
-    return redirect(f"/ui/plans/{plan_id}", ok="note")
+    body = parse(NoteCreate, filled(form, "text", "visibility"))
+    await notes.add_note(session, principal, plan_id, goal_id, body.text, body.visibility)
+    return _back(plan_id, "note")
 
 
-@router.post(
-    "/plans/{plan_id}/activities", operation_id="ui_create_activity", dependencies=SAME_ORIGIN
-)
-async def create_activity(request: Request, plan_id: uuid.UUID, principal: SignedIn) -> Response:
-    form = await read_form(request)
-    body = parse(
-        ActivityCreate,
-        {
-            "kind": one(form, "kind"),
-            "title": one(form, "title"),
-            "goal_id": form_uuid(form, "goal_id"),
-            "responsible_person": one(form, "responsible_person"),
-            "start": one(form, "start"),
-            "end": one(form, "end"),
-        },
-    )
-    await activities.create_activity(request.state.session, principal, plan_id, body)
-    return redirect(f"/ui/plans/{plan_id}", ok="activity")
+@router.post(f"{PLAN}/activities", operation_id="ui_create_activity")
+async def create_activity(
+    plan_id: uuid.UUID, principal: SignedIn, session: Session, form: Posted
+) -> Response:
+    fields = filled(form, "kind", "title", "goal_id", "responsible_person", "start", "end")
+    await activities.create_activity(session, principal, plan_id, parse(ActivityCreate, fields))
+    return _back(plan_id, "activity")
 
 
-@router.post(
-    "/plans/{plan_id}/activities/{activity_id}",
-    operation_id="ui_update_activity",
-    dependencies=SAME_ORIGIN,
-)
+@router.post(f"{PLAN}/activities/{{activity_id}}", operation_id="ui_update_activity")
 async def update_activity(
-    request: Request, plan_id: uuid.UUID, activity_id: uuid.UUID, principal: SignedIn
+    plan_id: uuid.UUID,
+    activity_id: uuid.UUID,
+    principal: SignedIn,
+    session: Session,
+    form: Posted,
 ) -> Response:
-    form = await read_form(request)
+    changes = ("status", "title", "responsible_person", "start", "end")
+    body = parse_changes(ActivityUpdate, form, changes)
     version = form_version(form)
-    body = parse_changes(
-        ActivityUpdate, form, ("status", "title", "responsible_person", "start", "end")
-    )
-    await activities.update_activity(
-        request.state.session, principal, plan_id, activity_id, version, body
-    )
-    return redirect(f"/ui/plans/{plan_id}", ok="activity_updated")
+    await activities.update_activity(session, principal, plan_id, activity_id, version, body)
+    return _back(plan_id, "activity_updated")
 
 
-@router.post(
-    "/plans/{plan_id}/consents", operation_id="ui_record_consent", dependencies=SAME_ORIGIN
-)
-async def record_consent(request: Request, plan_id: uuid.UUID, principal: SignedIn) -> Response:
-    form = await read_form(request)
-    body = parse(
-        RecordedConsentCreate,
-        {
-            "scopes": form.get("scopes", []),
-            "evidence": one(form, "evidence"),
-            "valid_until": form_end_of_day(form, "valid_until"),
-        },
-    )
-    await consent.record_in_person(request.state.session, principal, plan_id, body)
-    return redirect(f"/ui/plans/{plan_id}", ok="recorded")
-
-
-@router.post(
-    "/plans/{plan_id}/consents/{consent_id}/revoke",
-    operation_id="ui_revoke_consent",
-    dependencies=SAME_ORIGIN,
-)
-async def revoke_recorded_consent(
-    request: Request, plan_id: uuid.UUID, consent_id: uuid.UUID, principal: SignedIn
+@router.post(f"{PLAN}/consents", operation_id="ui_record_consent")
+async def record_consent(
+    plan_id: uuid.UUID, principal: SignedIn, session: Session, form: Posted
 ) -> Response:
-    await consent.revoke(request.state.session, principal, plan_id, consent_id)
-    return redirect(f"/ui/plans/{plan_id}", ok="revoked")
+    given = {
+        "scopes": form.get("scopes", []),
+        "evidence": one(form, "evidence"),
+        "valid_until": form_end_of_day(form, "valid_until"),
+    }
+    await consent.record_in_person(session, principal, plan_id, parse(RecordedConsentCreate, given))
+    return _back(plan_id, "recorded")
 
 
-@router.get(
-    "/plans/{plan_id}/access-log", operation_id="ui_plan_access_log", response_class=HTMLResponse
-)
-async def plan_access_log(request: Request, plan_id: uuid.UUID, principal: SignedIn) -> Response:
+@router.post(f"{PLAN}/consents/{{consent_id}}/revoke", operation_id="ui_revoke_consent")
+async def revoke_recorded_consent(
+    plan_id: uuid.UUID, consent_id: uuid.UUID, principal: SignedIn, session: Session
+) -> Response:
+    await consent.revoke(session, principal, plan_id, consent_id)
+    return _back(plan_id, "revoked")
+
+
+@router.get(f"{PLAN}/access-log", operation_id="ui_plan_access_log", response_class=HTMLResponse)
+async def plan_access_log(
+    request: Request, plan_id: uuid.UUID, principal: SignedIn, session: Session
+) -> Response:
     """Who read or changed the plan, newest first (the patient's log, seen from the unit)."""
-    session = request.state.session
     cursor = cursor_of(request)
     events, next_cursor = await audit.plan_access_log(
         session, principal, plan_id, limit=ACCESS_LOG_PER_PAGE, cursor=cursor

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, time
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
@@ -27,6 +26,11 @@ def one(form: Form, name: str) -> str | None:
     return value or None
 
 
+def filled(form: Form, *names: str) -> dict[str, str | None]:
+    """The named fields, empty ones as None (``parse`` leaves those out)."""
+    return {name: one(form, name) for name in names}
+
+
 def parse(model: type[M], data: dict[str, Any]) -> M:
     """A create body from a form: the fields filled in."""
     return parse_sent(model, {k: v for k, v in data.items() if v is not None})
@@ -44,14 +48,6 @@ def parse_sent(model: type[M], data: dict[str, Any]) -> M:
         return model.model_validate(data)
     except ValidationError:
         raise RuleViolation("The form has invalid fields.") from None
-
-
-def form_uuid(form: Form, name: str) -> uuid.UUID | None:
-    value = one(form, name)
-    try:
-        return uuid.UUID(value) if value else None
-    except ValueError:
-        raise RuleViolation(f"{name} is not an id.") from None
 
 
 def form_version(form: Form) -> frozenset[int]:

@@ -14,67 +14,53 @@ from carework.consent.schemas import PatientConsentCreate
 from carework.errors import NotFound
 from carework.goals import service as goals
 from carework.goals.schemas import PatientGoalProposal
+from carework.http.params import Session
 from carework.notes import service as notes
 from carework.notes.schemas import PatientNoteCreate
-from carework.ui.forms import one, parse, read_form
+from carework.ui.forms import filled, parse
 from carework.ui.pages import page, redirect
 from carework.ui.plan_context import plan_context
-from carework.ui.route import SAME_ORIGIN, SignedIn, patient_router
+from carework.ui.route import Posted, SignedIn, patient_router
 
 router = patient_router
 
 
 @router.get("", operation_id="ui_patient_plan", response_class=HTMLResponse)
-async def my_plan(request: Request, principal: SignedIn) -> Response:
-    session = request.state.session
+async def my_plan(request: Request, principal: SignedIn, session: Session) -> Response:
     try:
         found = await readmodel.read_own_plan(session, principal)
     except NotFound:
         return page(request, "me.html", principal, plan=None)
-    consents = await consent.list_own(session, principal)
-    log, _ = await audit.access_log(session, principal, limit=50, cursor=None)
-    return page(
-        request, "me.html", principal, consents=consents, access_log=log,
-        **plan_context(principal, readmodel.validated(found, principal.role)),
-    )  # fmt: skip
+    context = plan_context(principal, readmodel.validated(found, principal.role))
+    context["consents"] = await consent.list_own(session, principal)
+    context["access_log"], _ = await audit.access_log(session, principal, limit=50, cursor=None)
+    return page(request, "me.html", principal, **context)
 
 
-@router.post("/goals", operation_id="ui_patient_propose_goal", dependencies=SAME_ORIGIN)
-async def propose_goal(request: Request, principal: SignedIn) -> Response:
-    form = await read_form(request)
-    body = parse(
-        PatientGoalProposal,
-        {
-            "domain": one(form, "domain"),
-            "title": one(form, "title"),
-            "description": one(form, "description"),
-        },
-    )
-    await goals.propose_goal(request.state.session, principal, body)
+@router.post("/goals", operation_id="ui_patient_propose_goal")
+async def propose_goal(principal: SignedIn, session: Session, form: Posted) -> Response:
+    body = parse(PatientGoalProposal, filled(form, "domain", "title", "description"))
+    await goals.propose_goal(session, principal, body)
     return redirect("/ui/me", ok="proposal")
 
 
-@router.post("/goals/{goal_id}/notes", operation_id="ui_patient_add_note", dependencies=SAME_ORIGIN)
-async def add_note(request: Request, goal_id: uuid.UUID, principal: SignedIn) -> Response:
-    form = await read_form(request)
-    body = parse(PatientNoteCreate, {"text": one(form, "text")})
-    await notes.add_patient_note(request.state.session, principal, goal_id, body.text)
+@router.post("/goals/{goal_id}/notes", operation_id="ui_patient_add_note")
+async def add_note(
+    goal_id: uuid.UUID, principal: SignedIn, session: Session, form: Posted
+) -> Response:
+    body = parse(PatientNoteCreate, filled(form, "text"))
+    await notes.add_patient_note(session, principal, goal_id, body.text)
     return redirect("/ui/me", ok="note")
 
 
-@router.post("/consents", operation_id="ui_patient_grant_consent", dependencies=SAME_ORIGIN)
-async def grant_consent(request: Request, principal: SignedIn) -> Response:
-    form = await read_form(request)
+@router.post("/consents", operation_id="ui_patient_grant_consent")
+async def grant_consent(principal: SignedIn, session: Session, form: Posted) -> Response:
     body = parse(PatientConsentCreate, {"scopes": form.get("scopes", [])})
-    await consent.grant_by_patient(request.state.session, principal, body)
+    await consent.grant_by_patient(session, principal, body)
     return redirect("/ui/me", ok="consent")
 
 
-@router.post(
-    "/consents/{consent_id}/revoke",
-    operation_id="ui_patient_revoke_consent",
-    dependencies=SAME_ORIGIN,
-)
-async def revoke_consent(request: Request, consent_id: uuid.UUID, principal: SignedIn) -> Response:
-    await consent.revoke_own(request.state.session, principal, consent_id)
+@router.post("/consents/{consent_id}/revoke", operation_id="ui_patient_revoke_consent")
+async def revoke_consent(consent_id: uuid.UUID, principal: SignedIn, session: Session) -> Response:
+    await consent.revoke_own(session, principal, consent_id)
     return redirect("/ui/me", ok="revoked")

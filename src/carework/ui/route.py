@@ -12,7 +12,7 @@ API. Like the API's audience routers, each router checks the role for all of its
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -22,6 +22,7 @@ from carework.auth.principal import Principal
 from carework.auth.tokens import TokenVerifier
 from carework.errors import CareworkError, Forbidden, MissingCredentials, Unauthorized
 from carework.http.route import Handler, UnitOfWorkRoute
+from carework.ui.forms import Form, read_form
 from carework.ui.pages import ERRORS, error_page, redirect
 from carework.vocab import Role
 
@@ -91,24 +92,29 @@ async def the_patient(principal: SignedIn) -> Principal:
 
 
 async def same_origin(request: Request) -> None:
-    """CSRF defence for form posts, on top of the SameSite=Strict cookie."""
+    """A form post must come from this origin: the CSRF defence, on top of the SameSite=Strict
+    cookie, checked by every router for every post."""
+    if request.method in ("GET", "HEAD"):
+        return
     source = request.headers.get("origin") or request.headers.get("referer")
     if source is None or urlsplit(source).netloc != request.headers.get("host"):
         raise CrossSiteRefused("Cross-site form post.")
 
 
-SAME_ORIGIN = [Depends(same_origin)]
+#: The fields of the form posted (``forms.one``, ``forms.filled``).
+Posted = Annotated[Form, Depends(read_form)]
+
+
+def _pages(prefix: str, *checks: Any) -> APIRouter:
+    return APIRouter(
+        prefix=prefix, route_class=UiRoute, include_in_schema=False,
+        dependencies=[*checks, Depends(same_origin)],
+    )  # fmt: skip
+
 
 #: Sign-in, sign-out and the landing redirect: any visitor.
-public_router = APIRouter(prefix="/ui", route_class=UiRoute, include_in_schema=False)
+public_router = _pages("/ui")
 #: The care team's pages: clinicians and advisors.
-care_router = APIRouter(
-    prefix="/ui", route_class=UiRoute, include_in_schema=False, dependencies=[Depends(care_team)]
-)
+care_router = _pages("/ui", Depends(care_team))
 #: The patient's own pages.
-patient_router = APIRouter(
-    prefix="/ui/me",
-    route_class=UiRoute,
-    include_in_schema=False,
-    dependencies=[Depends(the_patient)],
-)
+patient_router = _pages("/ui/me", Depends(the_patient))

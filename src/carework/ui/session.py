@@ -9,9 +9,9 @@ from carework import demo
 from carework.auth.dev_keys import mint_dev_token
 from carework.auth.tokens import TokenVerifier
 from carework.config import Settings
-from carework.ui.forms import one, read_form
+from carework.ui.forms import one
 from carework.ui.pages import page, redirect
-from carework.ui.route import COOKIE, SAME_ORIGIN, SESSION_SECONDS, SignedIn, public_router
+from carework.ui.route import COOKIE, SESSION_SECONDS, Posted, SignedIn, public_router
 from carework.vocab import Role
 
 router = public_router
@@ -28,10 +28,9 @@ async def login_page(request: Request) -> Response:
     return page(request, "login.html", None, dev=settings.dev_auth_enabled, people=demo.PEOPLE)
 
 
-@router.post("/login", operation_id="ui_login", dependencies=SAME_ORIGIN)
-async def login(request: Request) -> Response:
+@router.post("/login", operation_id="ui_login")
+async def login(request: Request, form: Posted) -> Response:
     settings: Settings = request.app.state.settings
-    form = await read_form(request)
     person = demo.BY_KEY.get(one(form, "person") or "")
     if person is not None and settings.dev_auth_enabled:
         token = mint_dev_token(
@@ -52,7 +51,7 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.post("/logout", operation_id="ui_logout", dependencies=SAME_ORIGIN)
+@router.post("/logout", operation_id="ui_logout")
 async def logout() -> Response:
     response = redirect("/ui/login")
     response.delete_cookie(COOKIE, path="/ui", httponly=True, samesite="strict")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -81,129 +82,118 @@ def _in(days: int) -> date:
     return date.today() + timedelta(days=days)
 
 
-async def _seed_plan(
-    session: AsyncSession,
-    patient: DemoPerson,
-    *,
-    title: str,
-    main_goal: str,
-    status: str,
-    goals_by_side: list[tuple[GoalDomain, str, int]],
-    note: str,
-    internal_note: str,
-    consent_scopes: list[ConsentScope] | None = None,
-) -> bool:
-    dps, nav = CLINICIAN.principal, ADVISOR.principal
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """One demo plan: its goals (domain, title, days to the target date), a shared and an
+    internal note on the treatment goal, and the consent its patient has given."""
+
+    patient: DemoPerson
+    title: str
+    main_goal: str
+    status: Literal["draft", "active"]
+    goals: tuple[tuple[GoalDomain, str, int], ...]
+    note: str
+    internal_note: str
+    consent: tuple[ConsentScope, ...] = ()
+
+
+#: The activity each side runs for its goal, where a plan has one: who, what, from, to (days).
+ACTIVITIES: dict[GoalDomain, tuple[DemoPerson, ActivityKind, str, int, int | None]] = {
+    GoalDomain.treatment: (CLINICIAN, ActivityKind.therapy, "Ukentlig samtaleterapi", -14, 60),
+    GoalDomain.work: (
+        ADVISOR,
+        ActivityKind.ips_job_search,
+        "Jobbsøking med IPS-jobbspesialist",
+        7,
+        None,
+    ),
+}
+
+RECIPES = (
+    Recipe(
+        patient=ASTRID,
+        title="Tilbake i arbeid etter depresjon",
+        main_goal="Jeg vil tilbake i jobben som butikkmedarbeider og orke hverdagen igjen.",
+        status="active",
+        goals=(
+            (GoalDomain.treatment, "Bedre søvn og mindre tungsinn", 60),
+            (GoalDomain.work, "Arbeidstrening 50 % i butikk", 90),
+            (GoalDomain.education, "Ta truckførerbevis", 150),
+        ),
+        note="Sover bedre etter at døgnrytmen ble lagt om. Fortsetter samtaler ukentlig.",
+        internal_note="Vurder medisinjustering ved neste kontroll.",
+        consent=(ConsentScope.treatment_goals, ConsentScope.treatment_notes),
+    ),
+    Recipe(
+        patient=OLA,
+        title="Mestring og skole",
+        main_goal="Fullføre videregående og få en hverdag med struktur.",
+        status="active",
+        goals=(
+            (GoalDomain.treatment, "Mestre angst i sosiale situasjoner", 90),
+            (GoalDomain.work, "Sommerjobb med tilrettelegging", 120),
+            (GoalDomain.education, "Fullføre Vg2 elektro", 300),
+        ),
+        note="Har deltatt i gruppeterapi to ganger og opplevde det som nyttig.",
+        internal_note="Pasienten ønsker ikke at NAV får vite om gruppeterapien ennå.",
+    ),
+    Recipe(
+        patient=SIRI,
+        title="Ny start",
+        main_goal="Finne ut hva jeg vil jobbe med.",
+        status="draft",
+        goals=(
+            (GoalDomain.treatment, "Stabil hverdag uten rusmidler", 120),
+            (GoalDomain.work, "Avklare arbeidsevne", 45),
+        ),
+        note="Første samtale gjennomført; motivert for oppfølging.",
+        internal_note="Avtal samarbeid med kommunens rustjeneste.",
+    ),
+)
+
+
+async def _seed_plan(session: AsyncSession, recipe: Recipe) -> bool:
+    patient, dps = recipe.patient, CLINICIAN.principal
     if await plans.search_plans(session, dps, patient.pid or ""):
         return False
     plan = await plans.create_plan(
-        session,
-        dps,
-        PlanCreate(
-            patient=PatientIn(nid=patient.pid or "", name=patient.name),
-            nav_office=NAV_OFFICE,
-            title=title,
-            main_goal=main_goal,
-            status="active" if status == "active" else "draft",
-        ),
-    )
-    plan_id = plan.id
-    created = {}
-    for domain, goal_title, days in goals_by_side:
-        author = dps if domain is GoalDomain.treatment else nav
-        goal = await goals.create_goal(
-            session,
-            author,
-            plan_id,
-            GoalCreate(domain=domain, title=goal_title, target_date=_in(days)),
-        )
-        created[domain] = goal.id
-    if GoalDomain.treatment in created:
-        treatment = created[GoalDomain.treatment]
-        await notes.add_note(session, dps, plan_id, treatment, note, Visibility.shared)
-        await notes.add_note(session, dps, plan_id, treatment, internal_note, Visibility.internal)
-        await activities.create_activity(
-            session,
-            dps,
-            plan_id,
-            ActivityCreate(
-                kind=ActivityKind.therapy,
-                title="Ukentlig samtaleterapi",
-                goal_id=treatment,
-                start=_in(-14),
-                end=_in(60),
-                responsible_person=CLINICIAN.name,
-            ),
-        )
-    if GoalDomain.work in created:
-        await activities.create_activity(
-            session,
-            nav,
-            plan_id,
-            ActivityCreate(
-                kind=ActivityKind.ips_job_search,
-                title="Jobbsøking med IPS-jobbspesialist",
-                goal_id=created[GoalDomain.work],
-                start=_in(7),
-                responsible_person=ADVISOR.name,
-            ),
-        )
-    if consent_scopes:
-        await consent.grant_by_patient(
-            session, patient.principal, PatientConsentCreate(scopes=consent_scopes)
-        )
+        session, dps,
+        PlanCreate(patient=PatientIn(nid=patient.pid or "", name=patient.name),
+                   nav_office=NAV_OFFICE, title=recipe.title, main_goal=recipe.main_goal,
+                   status=recipe.status),
+    )  # fmt: skip
+    goal_ids = {}
+    for domain, title, days in recipe.goals:
+        author = CLINICIAN if domain is GoalDomain.treatment else ADVISOR
+        body = GoalCreate(domain=domain, title=title, target_date=_in(days))
+        goal_ids[domain] = (await goals.create_goal(session, author.principal, plan.id, body)).id
+    if GoalDomain.treatment in goal_ids:
+        for text, visibility in (
+            (recipe.note, Visibility.shared), (recipe.internal_note, Visibility.internal)
+        ):  # fmt: skip
+            await notes.add_note(
+                session, dps, plan.id, goal_ids[GoalDomain.treatment], text, visibility
+            )
+    for domain, (person, kind, title, start, end) in ACTIVITIES.items():
+        if domain in goal_ids:
+            activity = ActivityCreate(
+                kind=kind, title=title, goal_id=goal_ids[domain], start=_in(start),
+                end=None if end is None else _in(end), responsible_person=person.name,
+            )  # fmt: skip
+            await activities.create_activity(session, person.principal, plan.id, activity)
+    if recipe.consent:
+        granted = PatientConsentCreate(scopes=list(recipe.consent))
+        await consent.grant_by_patient(session, patient.principal, granted)
     return True
 
 
 async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     """Create the demo plans that do not exist yet; returns how many were created."""
     created = 0
-    recipes = [
-        dict(
-            patient=ASTRID,
-            title="Tilbake i arbeid etter depresjon",
-            main_goal="Jeg vil tilbake i jobben som butikkmedarbeider og orke hverdagen igjen.",
-            status="active",
-            goals_by_side=[
-                (GoalDomain.treatment, "Bedre søvn og mindre tungsinn", 60),
-                (GoalDomain.work, "Arbeidstrening 50 % i butikk", 90),
-                (GoalDomain.education, "Ta truckførerbevis", 150),
-            ],
-            note="Sover bedre etter at døgnrytmen ble lagt om. Fortsetter samtaler ukentlig.",
-            internal_note="Vurder medisinjustering ved neste kontroll.",
-            consent_scopes=[ConsentScope.treatment_goals, ConsentScope.treatment_notes],
-        ),
-        dict(
-            patient=OLA,
-            title="Mestring og skole",
-            main_goal="Fullføre videregående og få en hverdag med struktur.",
-            status="active",
-            goals_by_side=[
-                (GoalDomain.treatment, "Mestre angst i sosiale situasjoner", 90),
-                (GoalDomain.work, "Sommerjobb med tilrettelegging", 120),
-                (GoalDomain.education, "Fullføre Vg2 elektro", 300),
-            ],
-            note="Har deltatt i gruppeterapi to ganger og opplevde det som nyttig.",
-            internal_note="Pasienten ønsker ikke at NAV får vite om gruppeterapien ennå.",
-        ),
-        dict(
-            patient=SIRI,
-            title="Ny start",
-            main_goal="Finne ut hva jeg vil jobbe med.",
-            status="draft",
-            goals_by_side=[
-                (GoalDomain.treatment, "Stabil hverdag uten rusmidler", 120),
-                (GoalDomain.work, "Avklare arbeidsevne", 45),
-            ],
-            note="Første samtale gjennomført; motivert for oppfølging.",
-            internal_note="Avtal samarbeid med kommunens rustjeneste.",
-        ),
-    ]
-    for recipe in recipes:
+    for recipe in RECIPES:
         try:
             async with unit_of_work(sessionmaker) as session:
-                if await _seed_plan(session, **recipe):  # type: ignore[arg-type]
-                    created += 1
+                created += await _seed_plan(session, recipe)
         except Conflict:  # another worker seeded this patient at the same moment
             continue
     log.info("demo data seeded: %d new plan(s)", created)

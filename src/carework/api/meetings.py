@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import Response
 
-from carework.http.params import IDEMPOTENT, Cursor, ExpectedVersion, Limit, Session
+from carework.http.params import IDEMPOTENT, ExpectedVersion, Page, Session
 from carework.http.principal import Caller
 from carework.http.responses import PATCH_ERRORS, with_etag
 from carework.http.route import RouteTable
@@ -47,13 +47,11 @@ async def create_meeting(
     "The plan's joint meetings by time, with the minutes the caller may read",
 )  # fmt: skip
 async def list_meetings(
-    plan_id: uuid.UUID,
-    principal: Caller,
-    session: Session,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    plan_id: uuid.UUID, principal: Caller, session: Session, page: Page
 ) -> MeetingList:
-    return await meetings.list_meetings(session, principal, plan_id, limit=limit, cursor=cursor)
+    return await meetings.list_meetings(
+        session, principal, plan_id, limit=page.limit, cursor=page.cursor
+    )
 
 
 @routes.change(
@@ -100,7 +98,7 @@ async def release_meeting_minutes(
 @patient_routes.read(
     "/plan/meetings", MeetingList, "My plan's joint meetings; minutes once released"
 )
-async def patient_list_meetings(
-    principal: Caller, session: Session, limit: Limit = 50, cursor: Cursor = None
-) -> MeetingList:
-    return await meetings.list_own_meetings(session, principal, limit=limit, cursor=cursor)
+async def patient_list_meetings(principal: Caller, session: Session, page: Page) -> MeetingList:
+    return await meetings.list_own_meetings(
+        session, principal, limit=page.limit, cursor=page.cursor
+    )

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Query, Request
 
 from carework import readmodel
-from carework.http.params import Cursor, ExpectedVersion, Limit, Session
+from carework.http.params import ExpectedVersion, Page, Session
 from carework.http.principal import Caller
 from carework.http.responses import SEARCH_ERRORS, created, plan_json
 from carework.http.route import RouteTable
@@ -44,12 +44,11 @@ async def create_plan(
 async def list_plans(
     principal: Caller,
     session: Session,
+    page: Page,
     plan_status: PlanStatus | None = Query(None, alias="status"),
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> PlanPage:
     rows, next_cursor = await plans.list_plans(
-        session, principal, status=plan_status, limit=limit, cursor=cursor
+        session, principal, status=plan_status, limit=page.limit, cursor=page.cursor
     )
     return PlanPage(items=[PlanSummary.of(*row) for row in rows], next_cursor=next_cursor)
 

@@ -8,7 +8,7 @@ from datetime import date
 from fastapi import Query
 
 from carework.bodies import OrgId
-from carework.http.params import Cursor, Limit, Session
+from carework.http.params import Page, Session
 from carework.http.principal import Caller
 from carework.http.route import RouteTable
 from carework.indicators import service as figures
@@ -46,13 +46,11 @@ async def record_evaluation(
     "The plan's reviews, newest first, with the findings the caller may see",
 )  # fmt: skip
 async def list_evaluations(
-    plan_id: uuid.UUID,
-    principal: Caller,
-    session: Session,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    plan_id: uuid.UUID, principal: Caller, session: Session, page: Page
 ) -> EvaluationList:
-    return await reviews.list_evaluations(session, principal, plan_id, limit=limit, cursor=cursor)
+    return await reviews.list_evaluations(
+        session, principal, plan_id, limit=page.limit, cursor=page.cursor
+    )
 
 
 @routes.read(
@@ -64,11 +62,10 @@ async def goal_achievements(
     goal_id: uuid.UUID,
     principal: Caller,
     session: Session,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    page: Page,
 ) -> AchievementHistory:
     return await reviews.achievement_history(
-        session, principal, plan_id, goal_id, limit=limit, cursor=cursor
+        session, principal, plan_id, goal_id, limit=page.limit, cursor=page.cursor
     )
 
 
@@ -79,12 +76,11 @@ async def goal_achievements(
 async def overdue_reviews(
     principal: Caller,
     session: Session,
+    page: Page,
     mine: bool = Query(False, description="Only plans the caller coordinates."),
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> PlanPage:
     rows, next_cursor = await reviews.overdue_reviews(
-        session, principal, mine=mine, limit=limit, cursor=cursor
+        session, principal, mine=mine, limit=page.limit, cursor=page.cursor
     )
     return PlanPage(items=[PlanSummary.of(p, n) for p, n in rows], next_cursor=next_cursor)
 

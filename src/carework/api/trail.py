@@ -15,7 +15,7 @@ from carework.audit.schemas import (
     VerificationRead,
 )
 from carework.bodies import QueryDatetime, QueryText
-from carework.http.params import Cursor, Limit, Session
+from carework.http.params import Cursor, Limit, Page, Session
 from carework.http.principal import Caller
 from carework.http.route import RouteTable
 
@@ -56,10 +56,10 @@ async def audit_verify(principal: Caller, session: Session) -> VerificationRead:
 
 
 @patient_routes.read("/access-log", AccessLog, "Who read or changed my plan, newest first")
-async def patient_access_log(
-    principal: Caller, session: Session, limit: Limit = 50, cursor: Cursor = None
-) -> AccessLog:
-    events, next_cursor = await audit.access_log(session, principal, limit=limit, cursor=cursor)
+async def patient_access_log(principal: Caller, session: Session, page: Page) -> AccessLog:
+    events, next_cursor = await audit.access_log(
+        session, principal, limit=page.limit, cursor=page.cursor
+    )
     return AccessLog(
         items=[AccessLogEntry.model_validate(e) for e in events], next_cursor=next_cursor
     )

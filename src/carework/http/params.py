@@ -3,6 +3,7 @@ If-Match, Idempotency-Key, and a list's page."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
@@ -67,3 +68,19 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).
 Cursor = Annotated[
     str | None, Query(max_length=200, description="`next_cursor` from the previous page.")
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class PageQuery:
+    """Which page of a list: at most ``limit`` items, after ``cursor``."""
+
+    limit: int
+    cursor: str | None
+
+
+async def page_query(limit: Limit = 50, cursor: Cursor = None) -> PageQuery:
+    return PageQuery(limit, cursor)
+
+
+#: ``?limit=&cursor=`` of a list (50 a page unless asked).
+Page = Annotated[PageQuery, Depends(page_query)]

@@ -52,7 +52,6 @@ Resource = dict[str, Any]
 
 #: The plan views FHIR serves (the care team's, with the patient's national id).
 CarePlanView = DpsPlanRead | NavPlanRead
-CARE_PLAN_VIEWS = (DpsPlanRead, NavPlanRead)
 
 # --- identifier systems ------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The request side of the trail, used by ``api.route.UnitOfWorkRoute``."""
+"""The request side of the trail, used by ``http.route.UnitOfWorkRoute``."""
 
 from __future__ import annotations
 

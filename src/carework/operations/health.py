@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from carework.db import migrate
 from carework.http.problem import PROBLEM_MEDIA_TYPE, Problem, problem_response
 
-log = logging.getLogger("carework.ops")
+log = logging.getLogger("carework.health")
 
 #: How long readiness waits for the database before it calls it unreachable.
 READY_TIMEOUT_SECONDS = 5.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,6 +21,13 @@ from carework.config import Settings
 from carework.db import migrate
 from carework.db.embedded import EmbeddedPostgres
 from tests.factories import TokenMaker, World, make_world
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse two tests with one id: pytest-xdist's --dist loadfile would silently run one."""
+    counts = Counter(item.nodeid for item in items)
+    if shared := sorted(nodeid for nodeid, n in counts.items() if n > 1):
+        raise pytest.UsageError(f"{len(shared)} test ids name more than one test: {shared[:3]}")
 
 
 @pytest.fixture(scope="session")

@@ -161,10 +161,15 @@ def call_and_validate(
     )
 
 
+# pytest >= 9.2 builds an item's id from the function and its pytest parameters alone, and
+# schemathesis puts the operation only in the item's name: without a pytest parameter every
+# operation's item has the same id, and pytest-xdist's --dist loadfile runs just one of them.
+@pytest.mark.parametrize("phases", ["all"])
 @schema.parametrize()
 @HYPOTHESIS
 def test_owning_role(
     case: schemathesis.Case,
+    phases: str,
     server: LiveServer,
     scene: tuple[World, str],
     session: requests.Session,

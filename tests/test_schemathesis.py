@@ -43,6 +43,8 @@ from tests.factories import TokenMaker, World, make_world
 from tests.live import LiveServer, serving
 
 SPEC = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
+
+pytestmark = pytest.mark.live
 #: Fuzzed cases per operation and role. A deeper run, e.g. before a release:
 #: ``SCHEMATHESIS_MAX_EXAMPLES=200 pytest tests/test_schemathesis.py``.
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "8"))

@@ -2,12 +2,20 @@
 
 Tests isolate by data: every test gets its own DPS unit, NAV office and patient (``world``), so
 nothing one test writes is in another test's scope.
+
+Under pytest-xdist every worker is a session of its own, so each runs its own server, and the
+databases it creates carry its id (``carework_test_gw0``). Workers do not share one server: the
+change feed serves events below the oldest transaction still running in the whole cluster
+(``pg_snapshot_xmin``), so another worker's requests would hold back the events a feed test
+waits for. Every other name a test uses is unique already: ports from ``free_port()``,
+directories from ``tmp_path`` or ``mkdtemp``.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -22,18 +30,37 @@ from carework.db.embedded import EmbeddedPostgres
 from tests.factories import TokenMaker, World, make_world
 
 
+class WorkerPostgres(EmbeddedPostgres):
+    """The embedded server as one test session uses it: database names carry the xdist worker."""
+
+    def __init__(self, pgdata: Path, worker: str | None) -> None:
+        super().__init__(pgdata)
+        self.suffix = f"_{worker}" if worker else ""
+
+    def create_database(self, name: str) -> str:
+        return super().create_database(f"{name}{self.suffix}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse two tests with one id: pytest-xdist's --dist loadfile would silently run one."""
+    counts = Counter(item.nodeid for item in items)
+    if shared := sorted(nodeid for nodeid, n in counts.items() if n > 1):
+        raise pytest.UsageError(f"{len(shared)} test ids name more than one test: {shared[:3]}")
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("carework-data")
 
 
 @pytest.fixture(scope="session")
-def embedded_pg() -> Iterator[EmbeddedPostgres]:
+def embedded_pg(request: pytest.FixtureRequest) -> Iterator[EmbeddedPostgres]:
     # Outside pytest's basetemp: as root, pgserver runs postgres as another user, and pytest
     # resets its temp root to 0700 whenever a session starts. A short path, too: the Unix
     # socket path must stay under ~100 bytes.
     root = Path(tempfile.mkdtemp(dir="/tmp", prefix="cwpg"))
-    pg = EmbeddedPostgres(root / "d")
+    worker = getattr(request.config, "workerinput", {}).get("workerid")  # "gw0"; None: no xdist
+    pg = WorkerPostgres(root / "d", worker)
     pg.start()
     try:
         yield pg

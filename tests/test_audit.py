@@ -798,6 +798,7 @@ async def verify_cli(db: TamperDb) -> tuple[int, dict[str, Any]]:
     return result.returncode, report
 
 
+@pytest.mark.live
 async def test_an_untouched_trail_verifies_over_http_and_on_the_command_line(
     pristine: TamperDb,
 ) -> None:
@@ -891,6 +892,7 @@ TAMPERING: dict[str, tuple[Callable[[TamperDb], Awaitable[None]], str | None, in
 }  # fmt: skip
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("name", list(TAMPERING))
 async def test_tampering_is_found(pristine: TamperDb, name: str) -> None:
     tamper, broken_chain, broken_seq = TAMPERING[name]

@@ -31,6 +31,8 @@ from tests.live import LiveServer, child_env, run_cli
 from tests.test_live_server import clients_across_workers, create_world_plan
 
 CONNECTIONS = 24
+
+pytestmark = pytest.mark.live
 DPS = "/api/v1/dps/plans"
 NAV = "/api/v1/nav/plans"
 

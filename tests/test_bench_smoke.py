@@ -17,6 +17,8 @@ from bench.wrk import WrkMissing, ensure_wrk
 
 ROOT = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.bench
+
 
 def test_bench_smoke_writes_the_three_ratios(tmp_path: Path) -> None:
     try:

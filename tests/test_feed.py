@@ -169,6 +169,7 @@ def feed_server(
         assert server.terminate() == 0, server.log()
 
 
+@pytest.mark.live
 async def test_a_follower_sees_every_event_exactly_once_under_concurrent_writers(
     feed_server: LiveServer, tokens: TokenMaker
 ) -> None:

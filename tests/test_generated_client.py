@@ -29,6 +29,8 @@ SPEC = ROOT / "openapi" / "openapi.json"
 BIN = Path(sys.executable).parent
 PACKAGE = "carework_client"  # from the spec's title
 
+pytestmark = pytest.mark.live
+
 
 def run(*args: str, cwd: Path) -> None:
     # The generator formats its output with ruff, which it looks up on PATH.

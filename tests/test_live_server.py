@@ -38,6 +38,8 @@ from tests.live import (
     wait_until_gone,
 )
 
+pytestmark = pytest.mark.live
+
 # --------------------------------------------------------------------------------------------
 # 1. Concurrency across server processes
 

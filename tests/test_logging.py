@@ -276,6 +276,7 @@ def test_configure_logging_is_idempotent() -> None:
         root.setLevel(level)
 
 
+@pytest.mark.live
 def test_the_live_server_and_its_workers_write_json_lines_with_request_ids(
     database_url: str,
     data_dir: Path,

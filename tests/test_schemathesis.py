@@ -43,6 +43,8 @@ from tests.factories import TokenMaker, World, make_world
 from tests.live import LiveServer, serving
 
 SPEC = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
+
+pytestmark = pytest.mark.live
 #: Fuzzed cases per operation and role. A deeper run, e.g. before a release:
 #: ``SCHEMATHESIS_MAX_EXAMPLES=200 pytest tests/test_schemathesis.py``.
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "8"))
@@ -161,10 +163,15 @@ def call_and_validate(
     )
 
 
+# pytest >= 9.2 builds an item's id from the function and its pytest parameters alone, and
+# schemathesis puts the operation only in the item's name: without a pytest parameter every
+# operation's item has the same id, and pytest-xdist's --dist loadfile runs just one of them.
+@pytest.mark.parametrize("phases", ["all"])
 @schema.parametrize()
 @HYPOTHESIS
 def test_owning_role(
     case: schemathesis.Case,
+    phases: str,
     server: LiveServer,
     scene: tuple[World, str],
     session: requests.Session,

@@ -112,6 +112,14 @@ async def treatment_goal(client: httpx.AsyncClient, world: World, plan_id: str) 
     return goal
 
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def route_id(value: str) -> str:
+    """A test id without the route's random ids: the same on every xdist worker and every run."""
+    return UUID.sub("{id}", value)
+
+
 #: The forms beyond goals and notes (each also tested for role, scope and input below).
 NEW_ROUTES = [
     ("POST", f"/ui/plans/{uuid.uuid4()}/status"),
@@ -140,6 +148,7 @@ NEW_ROUTES = [
         ("POST", f"/ui/me/consents/{uuid.uuid4()}/revoke"),
         *NEW_ROUTES,
     ],
+    ids=route_id,
 )
 async def test_every_page_needs_sign_in(client: httpx.AsyncClient, method: str, path: str) -> None:
     for cookie in ({}, {"Cookie": "carework_ui=not-a-token"}):
@@ -395,7 +404,9 @@ def version_in(html: str, action: str) -> str:
     return form[1]
 
 
-@pytest.mark.parametrize(("method", "path"), [r for r in NEW_ROUTES if r[0] == "POST"])
+@pytest.mark.parametrize(
+    ("method", "path"), [r for r in NEW_ROUTES if r[0] == "POST"], ids=route_id
+)
 async def test_new_form_posts_refuse_cross_site(
     client: httpx.AsyncClient, world: World, method: str, path: str
 ) -> None:

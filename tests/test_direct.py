@@ -87,17 +87,42 @@ async def test_a_direct_statement_commits_with_the_unit_of_work(
 async def test_a_direct_statement_rolls_back_with_the_unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    """The first statement of a transaction, sent directly, still begins the transaction."""
-    id_ = uuid.uuid4()
+    """Once a write through SQLAlchemy has begun the transaction, a direct statement joins it:
+    a request that fails after both leaves neither."""
+    first, second = uuid.uuid4(), uuid.uuid4()
 
     async def write_then_fail() -> None:
         async with unit_of_work(sessionmaker) as session:
-            await direct.fetch(session, _INSERT, {"id": id_, "kind": "a", "n": 1, "data": {}})
+            await direct.fetchrow_through_sqlalchemy(
+                session, _INSERT, {"id": first, "kind": "a", "n": 1, "data": {}}
+            )
+            await direct.fetch(
+                session, _INSERT, {"id": second, "kind": "a", "n": 2, "data": {}}, joining=True
+            )
             raise LookupError("the request failed after the write")
 
     with pytest.raises(LookupError):
         await write_then_fail()
-    assert await _stored(sessionmaker, id_) is None
+    assert await _stored(sessionmaker, first) is None
+    assert await _stored(sessionmaker, second) is None
+
+
+async def test_with_no_transaction_open_a_direct_statement_stands_alone(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A read-only request's statements (a read, an audit append) run on their own: the append
+    is kept whatever the session does after it, and a statement that must join a change's
+    transaction (``joining``) refuses to run outside one."""
+    alone, joined = uuid.uuid4(), uuid.uuid4()
+    async with sessionmaker() as session:
+        await direct.fetch(session, _INSERT, {"id": alone, "kind": "a", "n": 1, "data": {}})
+        with pytest.raises(RuntimeError, match="must join"):
+            await direct.fetch(
+                session, _INSERT, {"id": joined, "kind": "a", "n": 2, "data": {}}, joining=True
+            )
+        await session.rollback()
+    assert await _stored(sessionmaker, alone) is not None
+    assert await _stored(sessionmaker, joined) is None
 
 
 async def test_direct_and_sqlalchemy_statements_share_one_transaction(
@@ -124,13 +149,18 @@ async def test_direct_and_sqlalchemy_statements_share_one_transaction(
 async def test_a_new_transaction_after_commit_gets_a_fresh_connection_state(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    """The connection is remembered per transaction: after a commit, a direct statement
-    begins the next one rather than running outside any."""
+    """The connection is remembered per transaction: after a commit, a direct statement joins
+    the next transaction SQLAlchemy begins, not the one that ended."""
     kept, dropped = uuid.uuid4(), uuid.uuid4()
     async with sessionmaker() as session:
-        await direct.fetch(session, _INSERT, {"id": kept, "kind": "a", "n": 1, "data": {}})
+        await direct.fetchrow_through_sqlalchemy(
+            session, _INSERT, {"id": kept, "kind": "a", "n": 1, "data": {}}
+        )
         await session.commit()
-        await direct.fetch(session, _INSERT, {"id": dropped, "kind": "a", "n": 2, "data": {}})
+        await session.execute(select(literal(1)))  # SQLAlchemy begins the next one
+        await direct.fetch(
+            session, _INSERT, {"id": dropped, "kind": "a", "n": 2, "data": {}}, joining=True
+        )
         await session.rollback()
     assert await _stored(sessionmaker, kept) is not None
     assert await _stored(sessionmaker, dropped) is None
@@ -213,18 +243,25 @@ async def _driver(session: AsyncSession) -> Any:
     return (await (await session.connection()).get_raw_connection()).driver_connection
 
 
-async def test_a_sessions_first_direct_statement_begins_sqlalchemys_transaction(
+async def test_direct_statements_never_reach_sqlalchemy_and_changes_always_do(
     app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    """Only the first goes through SQLAlchemy, which begins the transaction as it does for its
-    own statements; the rest run on asyncpg in it, and a rollback undoes them all."""
+    """Reads and appends run on asyncpg, inside or outside a transaction; a statement that
+    changes rows in place goes through SQLAlchemy, which begins the transaction for it, and the
+    direct statements after it join that transaction: a rollback undoes them all."""
     ids = [uuid.uuid4() for _ in range(3)]
     with _Statements(app.state.engine) as sent:
         async with sessionmaker() as session:
-            for n, id_ in enumerate(ids):
-                await direct.fetch(session, _INSERT, {"id": id_, "kind": "a", "n": n, "data": {}})
+            assert await direct.fetchrow(session, _BY_ID, {"id": ids[0]}) is None
             driver = await _driver(session)
+            assert not driver.is_in_transaction()
+            await direct.fetchrow_through_sqlalchemy(
+                session, _INSERT, {"id": ids[0], "kind": "a", "n": 0, "data": {}}
+            )
             assert driver.is_in_transaction()
+            for n, id_ in enumerate(ids[1:], start=1):
+                row = {"id": id_, "kind": "a", "n": n, "data": {}}
+                await direct.fetch(session, _INSERT, row, joining=True)
             await session.rollback()
             assert not driver.is_in_transaction()
     assert len(sent) == 1
@@ -242,7 +279,7 @@ async def test_rows_read_the_same_through_sqlalchemy_and_straight_from_asyncpg(
     async with unit_of_work(sessionmaker) as session:
         await session.execute(_INSERT, {"id": id_, "kind": "a", "n": 3, "data": {"x": [1]}})
     async with sessionmaker() as session:
-        first = await direct.fetchrow(session, _ALL_BY_ID, {"id": id_})  # through SQLAlchemy
+        first = await direct.fetchrow_through_sqlalchemy(session, _ALL_BY_ID, {"id": id_})
         then = await direct.fetchrow(session, _ALL_BY_ID, {"id": id_})  # straight to asyncpg
         assert first is not None
         assert then is not None
@@ -256,15 +293,15 @@ async def test_rows_read_the_same_through_sqlalchemy_and_straight_from_asyncpg(
         assert kind == "a"
         assert first["at"].tzinfo is not None
         await session.rollback()
-    for fresh in (True, False):  # no rows, and a statement that returns none, on both paths
-        async with sessionmaker() as session:
-            if not fresh:
-                await direct.fetch(session, select(literal(1)), {})
-            assert await direct.fetchrow(session, _BY_ID, {"id": uuid.uuid4()}) is None
-            assert await direct.fetch(session, _BY_ID, {"id": uuid.uuid4()}) == []
-            new = {"id": uuid.uuid4(), "kind": "a", "n": 1, "data": {}}
-            assert await direct.fetch(session, _INSERT, new) == []
-            await session.rollback()
+    async with sessionmaker() as session:  # no rows, and a statement that returns none
+        missing = {"id": uuid.uuid4()}
+        assert await direct.fetchrow_through_sqlalchemy(session, _BY_ID, missing) is None
+        assert await direct.fetchrow(session, _BY_ID, missing) is None
+        assert await direct.fetch(session, _BY_ID, missing) == []
+        new = {"id": uuid.uuid4(), "kind": "a", "n": 1, "data": {}}
+        assert await direct.fetchrow_through_sqlalchemy(session, _INSERT, new) is None
+        assert await direct.fetch(session, _INSERT, {**new, "id": uuid.uuid4()}) == []
+        await session.rollback()
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,7 +311,7 @@ async def test_rows_read_the_same_through_sqlalchemy_and_straight_from_asyncpg(
 _SECRET = "15108695088"  # stands for a national id: never in an error's text
 
 
-@pytest.mark.parametrize("first", [True, False], ids=["first statement", "in the transaction"])
+@pytest.mark.parametrize("first", [True, False], ids=["on its own", "in a transaction"])
 async def test_a_unique_violation_is_sqlalchemys_integrity_error(
     sessionmaker: async_sessionmaker[AsyncSession], first: bool
 ) -> None:
@@ -283,7 +320,7 @@ async def test_a_unique_violation_is_sqlalchemys_integrity_error(
         await direct.fetch(session, _INSERT, {"id": id_, "kind": "a", "n": 1, "data": {}})
     async with sessionmaker() as session:
         if not first:
-            await direct.fetch(session, select(literal(1)), {})
+            await session.execute(select(literal(1)))  # SQLAlchemy begins a transaction
         again = {"id": id_, "kind": _SECRET, "n": 2, "data": {"nid": _SECRET}}
         with pytest.raises(IntegrityError) as caught:
             await direct.fetch(session, _INSERT, again)
@@ -314,7 +351,7 @@ async def _until_closed(driver: Any) -> None:
     pytest.fail("asyncpg did not notice the server closing the connection")
 
 
-@pytest.mark.parametrize("first", [True, False], ids=["first statement", "in the transaction"])
+@pytest.mark.parametrize("first", [True, False], ids=["on its own", "in a transaction"])
 async def test_an_error_on_a_closed_connection_invalidates_it(
     app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession], first: bool
 ) -> None:
@@ -323,7 +360,7 @@ async def test_an_error_on_a_closed_connection_invalidates_it(
     async with sessionmaker() as session:
         conn = await session.connection()
         if not first:
-            await direct.fetch(session, select(literal(1)), {})
+            await session.execute(select(literal(1)))  # SQLAlchemy begins a transaction
         driver = await _driver(session)
         pid = driver.get_server_pid()
         await _terminate(app, pid)
@@ -360,7 +397,7 @@ async def test_the_pool_does_not_hand_out_a_connection_the_server_closed(
         await engine.dispose()
 
 
-@pytest.mark.parametrize("first", [True, False], ids=["first statement", "in the transaction"])
+@pytest.mark.parametrize("first", [True, False], ids=["on its own", "in a transaction"])
 async def test_a_statement_cut_off_by_a_timeout_invalidates_its_connection(
     sessionmaker: async_sessionmaker[AsyncSession], first: bool
 ) -> None:
@@ -370,7 +407,7 @@ async def test_a_statement_cut_off_by_a_timeout_invalidates_its_connection(
     async with sessionmaker() as session:
         conn = await session.connection()
         if not first:
-            await direct.fetch(session, select(literal(1)), {})
+            await session.execute(select(literal(1)))  # SQLAlchemy begins a transaction
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.2):
                 await direct.fetch(session, sleep, {"seconds": 2})

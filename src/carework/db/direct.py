@@ -1,32 +1,32 @@
-"""Hot-path statements sent straight to asyncpg, inside the session's own transaction.
+"""Hot-path statements sent straight to asyncpg: the read model and the appends.
 
-The plan read, the goal change, the audit append and the change event run on every busy
+The plan read, the item answers, the audit append and the change event run on every busy
 request. SQLAlchemy's execution path around each (cache key and lookup, parameter building,
 DBAPI adaptation, result wrapping) costs several times asyncpg's own: ``exec_driver_sql`` of a
 precompiled statement 0.09 ms of CPU, asyncpg's ``fetchrow`` 0.025 ms (0.14 and 0.06 ms on a
 busier machine). Here such a statement, still SQLAlchemy Core, is compiled once for
-PostgreSQL and run on the connection the session holds, in the session's transaction: it
-commits or rolls back with everything else in the unit of work.
+PostgreSQL and run on the connection the session holds.
 
 The contract with SQLAlchemy is its public API only (its version is bounded in
 ``pyproject.toml``; ``tests/test_direct.py`` fails if the contract breaks):
 
 - the connection is ``AsyncConnection.get_raw_connection().driver_connection``;
-- the transaction stays SQLAlchemy's: while the asyncpg connection is not yet in one, the
-  statement goes through ``AsyncConnection.exec_driver_sql``, which begins it as it does for
-  SQLAlchemy's own statements (and handles that statement's errors); once it is, statements run
-  on asyncpg. So one statement per transaction pays SQLAlchemy's cost: 0.19 ms of CPU against
-  0.11 ms when this module began the transaction inside SQLAlchemy's adapter (later statements
-  unchanged, 0.026 ms), some 5-9 % of a plan read's CPU;
+- transactions stay SQLAlchemy's. A direct statement joins the session's transaction when one
+  is open (anything the request wrote through SQLAlchemy began it), and commits or rolls back
+  with it. With none open it runs on its own, which is sound only because direct statements
+  are reads of the read model and single-statement appends (the audit event: its chain head
+  and its row in one statement). So a read-only request — a plan read and its audit event —
+  costs two round trips and no SQLAlchemy execution at all. A statement that must be part of
+  the change it records (the outbox's event) says so (``joining=True``) and is refused outside
+  a transaction; statements that lock or change rows in place go through SQLAlchemy always
+  (``fetchrow_through_sqlalchemy``, precompiled the same way), which begins the transaction;
 - an error on asyncpg is raised as SQLAlchemy raises its own (``sqlalchemy.exc.DBAPIError`` and
   its subclasses, parameters never in the text), and a disconnect (``Dialect.is_disconnect``)
   or an interrupted statement invalidates the connection (``AsyncConnection.invalidate``), so
   the pool does not hand a dead connection out again.
 
-Straight to the driver go only the read model and appends (the trail, the outbox); statements
-that lock or change rows in place run through SQLAlchemy always
-(``fetchrow_through_sqlalchemy``), precompiled the same way. Rows are read like
-``asyncpg.Record`` either way (``Record``): by position, by name, ``items()``.
+Rows are read like ``asyncpg.Record`` either way (``Record``): by position, by name,
+``items()``.
 """
 
 from __future__ import annotations
@@ -179,19 +179,24 @@ async def _link(session: AsyncSession) -> _Link:
 
 
 async def _through_sqlalchemy(link: _Link, sql: str, args: list[Any]) -> list[Record]:
-    """The transaction's first statement: SQLAlchemy begins the transaction for it."""
     result = await link.connection.exec_driver_sql(sql, tuple(args))
     return [_RowRecord(row) for row in result] if result.returns_rows else []
 
 
+def _joins(link: _Link, joining: bool) -> None:
+    if joining and not link.driver.is_in_transaction():
+        raise RuntimeError("this statement must join the transaction of the change it records")
+
+
 async def fetch(
-    session: AsyncSession, stmt: ClauseElement, params: Mapping[str, Any]
+    session: AsyncSession, stmt: ClauseElement, params: Mapping[str, Any], *, joining: bool = False
 ) -> list[Record]:
+    """Run on the driver: in the session's transaction if one is open, else on its own (a
+    read, or a single-statement append); ``joining`` refuses the latter."""
     link = await _link(session)
+    _joins(link, joining)
     done = prepared(stmt, link.dialect)
     args = done.args(params)
-    if not link.driver.is_in_transaction():
-        return await _through_sqlalchemy(link, done.sql, args)
     try:
         return cast("list[Record]", await link.driver.fetch(done.sql, *args))
     except BaseException as error:
@@ -199,14 +204,13 @@ async def fetch(
 
 
 async def fetchrow(
-    session: AsyncSession, stmt: ClauseElement, params: Mapping[str, Any]
+    session: AsyncSession, stmt: ClauseElement, params: Mapping[str, Any], *, joining: bool = False
 ) -> Record | None:
+    """One row of ``fetch``'s."""
     link = await _link(session)
+    _joins(link, joining)
     done = prepared(stmt, link.dialect)
     args = done.args(params)
-    if not link.driver.is_in_transaction():
-        rows = await _through_sqlalchemy(link, done.sql, args)
-        return rows[0] if rows else None
     try:
         return await link.driver.fetchrow(done.sql, *args)
     except BaseException as error:
@@ -217,9 +221,8 @@ async def fetchrow_through_sqlalchemy(
     session: AsyncSession, stmt: ClauseElement, params: Mapping[str, Any]
 ) -> Record | None:
     """A statement that locks or changes rows in place (a goal's lock read and its PATCH):
-    compiled once like the others, but always run through SQLAlchemy (``exec_driver_sql``), so
-    its events and error handling see it. Straight to the driver go only the read model and
-    appends (the trail, the outbox), whose rows no session holds."""
+    compiled once like the others, but run through SQLAlchemy (``exec_driver_sql``), which
+    begins the transaction for it when none is open and sees its errors and events."""
     link = await _link(session)
     done = prepared(stmt, link.dialect)
     rows = await _through_sqlalchemy(link, done.sql, done.args(params))

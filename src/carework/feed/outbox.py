@@ -52,7 +52,7 @@ def event_params(principal: Principal, **change: Unpack[Change]) -> dict[str, An
 
 async def record(session: AsyncSession, principal: Principal, **change: Unpack[Change]) -> None:
     """Append one change event to the current transaction: it commits with the change."""
-    await direct.fetch(session, _INSERT, event_params(principal, **change))
+    await direct.fetch(session, _INSERT, event_params(principal, **change), joining=True)
 
 
 def logged_with(change: FromClause, version: ColumnElement[int]) -> Insert:

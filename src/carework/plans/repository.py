@@ -223,7 +223,7 @@ async def lock_item(
 ) -> LockedItem[T]:
     """For a change to one goal or activity the caller sees (in use): the plan's state, the
     caller's view, the item, locked, and whether anyone has agreed to it — in one round trip,
-    without ORM hydration (``db.direct``)."""
+    precompiled and without ORM hydration (``db.direct.fetchrow_through_sqlalchemy``)."""
     name = _NAMES[model]
     values = params(principal, plan_id=plan_id, **{f"{name}_id": item_id})
     row = await direct.fetchrow_through_sqlalchemy(session, _locked(principal.role, model), values)

@@ -1,4 +1,5 @@
-"""Plan use cases: create, find, read the caller's view, change."""
+"""Plan use cases: open a plan, list and find plans, change one, the EHR's status check, and
+taking an item of a plan back (entered in error). Reading a plan is the read model's."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import uuid
 
 from sqlalchemy import (
     ColumnElement,
+    SQLColumnExpression,
     String,
     and_,
     any_,
@@ -58,6 +59,21 @@ def active_scopes_lateral() -> LateralFromClause:
         .where(Consent.plan_id == Plan.id, is_active())
         .lateral("consent_now")
     )
+
+
+def active_scopes_of(plan_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[list[str]]:
+    """The same sorted array of active scopes, as a scalar subquery for one plan's id (where
+    no ``Plan`` row is in the statement, as in an ``UPDATE`` of one of its items)."""
+    unnested = func.unnest(Consent.scopes).table_valued("scope").render_derived()
+    scope = unnested.c.scope
+    found = (
+        select(func.array_agg(aggregate_order_by(distinct(scope), scope)))
+        .select_from(Consent)
+        .join(unnested, true())
+        .where(Consent.plan_id == plan_id, is_active())
+        .scalar_subquery()
+    )
+    return func.coalesce(found, cast(literal_column("'{}'"), ARRAY(String)))
 
 
 def scope_active(

@@ -10,11 +10,25 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, String, Text, Uuid, bindparam, cast, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    Text,
+    Update,
+    Uuid,
+    any_,
+    bindparam,
+    cast,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access import sensitivity
+from carework.access.consent import active_scopes_of
 from carework.access.policy import (
     ensure_may_create_goal,
     ensure_owns,
@@ -22,21 +36,25 @@ from carework.access.policy import (
     owner_of,
 )
 from carework.access.roles import SIDE_OF_ROLE, side_of
-from carework.access.visibility import SqlView
+from carework.access.scope import params, scoped
+from carework.access.visibility import SqlView, in_use
 from carework.agreements import service as agreements
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.bodies import sent_changes
 from carework.db import direct
+from carework.errors import RuleViolation
 from carework.feed import outbox as feed
 from carework.goals.schemas import GoalCreate, GoalUpdate, PatientGoalProposal
 from carework.lifecycle import GOAL_TRANSITIONS, ensure_move
+from carework.models.agreement import Agreement
 from carework.models.goal import Goal
+from carework.models.plan import Plan
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open, plan_for_writing, take_back
 from carework.readmodel import PlanJson, goal_object, read_goal
 from carework.versions import Versions, ensure_version
-from carework.vocab import EventType, GoalDomain, GoalStatus, Role
+from carework.vocab import OPEN_PLAN_STATUSES, EventType, GoalDomain, GoalStatus, Role
 
 
 async def _add_goal(
@@ -100,7 +118,22 @@ async def update_goal(
     body: GoalUpdate,
 ) -> PlanJson:
     """Change a goal; the answer is the goal as the caller sees it, built by the same UPDATE
-    that stores the change (``GoalRead`` with the notes the caller may see)."""
+    that stores the change (``GoalRead`` with the notes the caller may see).
+
+    Most changes pass every rule: they are made in one statement whose WHERE holds the rules
+    (``_changed_at_once``). Where it changes nothing, the goal is read and locked, and the
+    rules are asked one by one, in their order, to refuse it with the right answer — or to
+    make a change that must also clear agreements."""
+    try:
+        changes = sent_changes(body)
+    except RuleViolation:
+        changes = None  # refused below, after the rules that come first
+    if changes is not None:
+        done = await _change_at_once(
+            session, principal, plan_id, goal_id, expected_version, changes
+        )
+        if done is not None:
+            return done
     locked = await plans.lock_item(session, principal, plan_id, Goal, goal_id)
     goal = locked.item
     ensure_open(locked.plan)
@@ -148,6 +181,71 @@ async def mark_entered_in_error(
         of=sensitivity.of_goal(found.item.domain),
     )  # fmt: skip
     return await read_goal(session, principal, plan_id, goal_id, in_error_too=True)
+
+
+async def _change_at_once(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    expected_version: Versions,
+    changes: dict[str, Any],
+) -> PlanJson | None:
+    status = GoalStatus(changes["status"]) if changes.get("status") is not None else None
+    sent = {field: value.value if field == "status" else value for field, value in changes.items()}
+    values = {f"new_{field}": value for field, value in sent.items()}
+    values |= params(principal, plan_id=plan_id, goal_id=goal_id)
+    values["expected"] = sorted(expected_version)
+    if status is not None:  # the states it may be reached from (staying put is no move)
+        values["from_statuses"] = [
+            s.value for s in GoalStatus if s is status or status in GOAL_TRANSITIONS[s]
+        ]
+    stmt = _changed_at_once(principal.role, frozenset(sent))
+    row = await direct.fetchrow_through_sqlalchemy(session, stmt, values)
+    if row is None:
+        return None
+    version, domain, now, answer = row
+    touch(plan_id=plan_id, resource=("goal", goal_id))
+    await feed.record(
+        session, principal, type=EventType.goal_updated, plan_id=plan_id,
+        resource=("goal", goal_id), of=sensitivity.of_goal(domain), version=version,
+        data={"domain": domain, "status": now, "changed": sorted(sent)},
+    )  # fmt: skip
+    return PlanJson(id=goal_id, version=version, body=answer)
+
+
+@functools.cache
+def _changed_at_once(role: Role, fields: frozenset[str]) -> Update:
+    """``UPDATE goal ... RETURNING`` the goal as the caller sees it, where every rule of a
+    change holds as the row stands: in scope and seen by the caller (``access.scope``), in use,
+    in an open plan, owned by the caller's side, at a version If-Match names, an allowed status
+    move, and nobody has agreed to it (a change of substance would clear that). The version is
+    checked on the row being updated, so two changes at one version cannot both pass: the
+    second waits for the first, then finds the version moved."""
+    side = SIDE_OF_ROLE[role]
+    reads = scoped(role)
+    # Equalities, not IN: a constant IN list needs its own rendering step UPDATEs cannot take.
+    open_plan = or_(*(Plan.status == s.value for s in OPEN_PLAN_STATUSES))
+    in_scope = reads.plan(Plan.id).where(open_plan, reads.view.sees_goal(Goal.domain))
+    rules = [
+        Goal.id == bindparam("goal_id", type_=Uuid),
+        Goal.plan_id.in_(in_scope),
+        in_use(Goal),
+        Goal.owner_side == side.value,
+        Goal.version == any_(bindparam("expected", type_=ARRAY(Integer))),
+        ~select(Agreement.id).where(Agreement.item_id == Goal.id).exists(),
+    ]
+    if "status" in fields:
+        rules.append(Goal.status == any_(bindparam("from_statuses", type_=ARRAY(String))))
+    view = SqlView(side, active_scopes_of(Goal.plan_id))
+    table = Goal.__table__
+    values: dict[str, Any] = {f: bindparam(f"new_{f}", type_=table.c[f].type) for f in fields}
+    return (
+        update(Goal)
+        .where(*rules)
+        .values(**values, version=Goal.version + 1)
+        .returning(Goal.version, Goal.domain, Goal.status, cast(goal_object(view), Text))
+    )
 
 
 @functools.cache

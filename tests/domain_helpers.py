@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import Actor, World, create_plan, make_nid
 
@@ -170,3 +172,22 @@ def served_routes(app: FastAPI) -> set[str]:
         for method in context.methods or ():
             routes.add(f"{method} {context.path}")
     return routes
+
+
+class SentThroughSqlalchemy:
+    """The statements SQLAlchemy itself sends while the block runs (``db.direct``'s, sent
+    straight to the driver, are not among them)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.sync_engine
+        self.sent: list[str] = []
+
+    def _note(self, *args: Any) -> None:
+        self.sent.append(args[2])
+
+    def __enter__(self) -> list[str]:
+        event.listen(self.engine, "before_cursor_execute", self._note)
+        return self.sent
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._note)

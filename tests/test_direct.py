@@ -22,7 +22,6 @@ from sqlalchemy import (
     Table,
     Uuid,
     bindparam,
-    event,
     func,
     insert,
     literal,
@@ -30,11 +29,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from carework.db import direct
 from carework.db.session import make_engine, make_sessionmaker, unit_of_work
-from tests.domain_helpers import add_goal, patch, plan_url
+from tests.domain_helpers import SentThroughSqlalchemy, add_goal, patch, plan_url
 from tests.factories import TokenMaker, World, create_plan, make_world
 
 _meta = MetaData()
@@ -221,24 +220,6 @@ _ALL_BY_ID = select(
 ).where(_scratch.c.id == bindparam("id", type_=Uuid))
 
 
-class _Statements:
-    """The statements SQLAlchemy itself sends while the block runs."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine.sync_engine
-        self.sent: list[str] = []
-
-    def _note(self, *args: Any) -> None:
-        self.sent.append(args[2])
-
-    def __enter__(self) -> list[str]:
-        event.listen(self.engine, "before_cursor_execute", self._note)
-        return self.sent
-
-    def __exit__(self, *exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._note)
-
-
 async def _driver(session: AsyncSession) -> Any:
     return (await (await session.connection()).get_raw_connection()).driver_connection
 
@@ -250,7 +231,7 @@ async def test_direct_statements_never_reach_sqlalchemy_and_changes_always_do(
     changes rows in place goes through SQLAlchemy, which begins the transaction for it, and the
     direct statements after it join that transaction: a rollback undoes them all."""
     ids = [uuid.uuid4() for _ in range(3)]
-    with _Statements(app.state.engine) as sent:
+    with SentThroughSqlalchemy(app.state.engine) as sent:
         async with sessionmaker() as session:
             assert await direct.fetchrow(session, _BY_ID, {"id": ids[0]}) is None
             driver = await _driver(session)

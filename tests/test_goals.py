@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from carework.lifecycle import GOAL_TRANSITIONS
 from carework.vocab import GoalStatus
 from tests.domain_helpers import (
+    SentThroughSqlalchemy,
     add_activity,
     add_goal,
     add_note,
@@ -398,24 +398,6 @@ async def test_nav_sees_a_patients_treatment_proposal_no_more_than_dps_goals(
     assert [(g["id"], g["status"]) for g in dps["goals"]] == [(proposal["id"], "proposed")]
 
 
-class _SentThroughSqlalchemy:
-    """The statements SQLAlchemy sends while the block runs (the direct ones are not seen)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.engine = app.state.engine.sync_engine
-        self.sent: list[str] = []
-
-    def _note(self, *args: Any) -> None:
-        self.sent.append(args[2])
-
-    def __enter__(self) -> list[str]:
-        event.listen(self.engine, "before_cursor_execute", self._note)
-        return self.sent
-
-    def __exit__(self, *exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._note)
-
-
 async def test_a_change_every_rule_allows_is_one_statement(
     app: FastAPI, client, world: World
 ) -> None:
@@ -425,12 +407,12 @@ async def test_a_change_every_rule_allows_is_one_statement(
     plan_id = (await create_plan(client, world))["id"]
     goal = await add_goal(client, world.clinician, plan_id, "treatment")
     url = f"{plan_url(world.clinician, plan_id)}/goals/{goal['id']}"
-    with _SentThroughSqlalchemy(app) as sent:
+    with SentThroughSqlalchemy(app.state.engine) as sent:
         response = await patch(client, world.clinician, url, 1, {"title": "Sove bedre"})
     assert response.status_code == 200, response.text
     assert [s.split()[0] for s in sent] == ["UPDATE"]
 
-    with _SentThroughSqlalchemy(app) as sent:
+    with SentThroughSqlalchemy(app.state.engine) as sent:
         stale = await patch(client, world.clinician, url, 1, {"title": "Igjen"})
     assert_problem(stale, 412)
     assert [s.split()[0] for s in sent] == ["UPDATE", "SELECT"]  # the careful way says why
@@ -438,7 +420,7 @@ async def test_a_change_every_rule_allows_is_one_statement(
     agreed = await client.put(f"{url}/agreement", headers={**world.clinician.headers,
                                                            "If-Match": '"2"'})  # fmt: skip
     assert agreed.status_code == 200
-    with _SentThroughSqlalchemy(app) as sent:
+    with SentThroughSqlalchemy(app.state.engine) as sent:
         cleared = await patch(client, world.clinician, url, 2, {"title": "Sove hele natten"})
     assert cleared.status_code == 200, cleared.text
     assert cleared.json()["agreed_by"] == []

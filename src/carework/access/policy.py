@@ -9,9 +9,8 @@ caller may *read* is ``scope`` (which rows) and ``visibility`` (what of them).
 from __future__ import annotations
 
 from carework.access.roles import side_of
-from carework.access.visibility import View
 from carework.auth.principal import Principal
-from carework.errors import Conflict, Forbidden, NotFound
+from carework.errors import Conflict, Forbidden
 from carework.vocab import (
     ActivityKind,
     ConsentEvidence,
@@ -201,19 +200,9 @@ def ensure_may_assess(principal: Principal, owner_side: Side | str) -> None:
 # --- agreements ---------------------------------------------------------------------------------
 
 
-def ensure_may_agree_to_goal(view: View, domain: str, status: str, in_error: bool) -> None:
-    """A party agrees to (or withdraws from) a goal it can see; one it cannot see, or one
-    entered in error, is not there (404). A proposal is first the owning side's to accept:
-    until then there is nothing settled to agree to (409, and ``waiting_for`` names the owner)."""
-    if in_error or not view.sees_goal(domain):
-        raise NotFound("No such goal.")
+def ensure_agreeable(status: GoalStatus | str) -> None:
+    """A proposal is first the owning side's to accept: until then there is nothing settled
+    to agree to (409, and ``waiting_for`` names the owner). An item the caller cannot see, or
+    one entered in error, is not found before this is asked (``access.scope``)."""
     if GoalStatus(status) is GoalStatus.proposed:
         raise Conflict("A proposed goal can be agreed to once the owning side has accepted it.")
-
-
-def ensure_may_agree_to_activity(
-    view: View, responsible_side: str, goal_domain: str | None, in_error: bool
-) -> None:
-    """As for goals: only an activity the caller can see, and that is in use."""
-    if in_error or not view.sees_activity(responsible_side, goal_domain):
-        raise NotFound("No such activity.")

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access import sensitivity
-from carework.access.policy import ensure_may_agree_to_activity, ensure_may_agree_to_goal
+from carework.access.policy import ensure_agreeable
 from carework.access.roles import side_of
 from carework.access.sensitivity import EventClass
 from carework.auth.principal import Principal
@@ -66,16 +66,12 @@ async def _agreeable(
     item_type: ItemType,
     item_id: uuid.UUID,
 ) -> plans.LockedItem[Any]:
-    """The item, locked, if the caller may agree to it in an open plan."""
+    """The item, locked, if the caller may agree to it in an open plan (the lock read finds
+    only an item the caller sees and that is in use)."""
     model: type[Item] = Goal if item_type == "goal" else Activity
     locked = await plans.lock_item(session, principal, plan_id, model, item_id)
-    item = locked.item
-    if isinstance(item, Goal):
-        ensure_may_agree_to_goal(locked.view, item.domain, item.status, in_error=False)
-    else:
-        ensure_may_agree_to_activity(
-            locked.view, item.responsible_side, locked.goal_domain, in_error=False
-        )
+    if isinstance(locked.item, Goal):
+        ensure_agreeable(locked.item.status)
     ensure_open(locked.plan)
     return locked
 

@@ -186,9 +186,6 @@ class RouteTable:
     def put(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.route("PUT", path, **options)
 
-    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.route("PATCH", path, **options)
-
     def delete(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.route("DELETE", path, **options)
 

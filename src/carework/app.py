@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from carework import __version__, operations, ui
@@ -21,6 +22,7 @@ from carework.fhir import router as fhir
 from carework.http.middleware import AccessLogMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from carework.http.problem import install_problem_handlers
 from carework.logs import configure_logging
+from carework.operations import housekeeping
 
 log = logging.getLogger("carework")
 
@@ -46,6 +48,13 @@ Every call on patient data needs `Authorization: Bearer <JWT>` (`/healthz`, `/re
 `/metrics` do not). Each audience has its own router and views;
 a plan outside the caller's scope is 404. Errors are `application/problem+json` (RFC 9457).
 """
+
+
+def housekeeping_jobs(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> list[housekeeping.Job]:
+    """The periodic jobs every server process runs (``operations.housekeeping``)."""
+    return []
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,7 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await demo.seed(app.state.sessionmaker)
         settle_garbage_collector()
         try:
-            yield
+            async with housekeeping.running(housekeeping_jobs(settings, app.state.sessionmaker)):
+                yield
         finally:
             await engine.dispose()
             if embedded is not None:

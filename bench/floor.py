@@ -106,10 +106,15 @@ SELECT json_build_object(
           'id', n.id, 'goal_id', n.goal_id, 'author_name', n.author_name,
           'author_role', n.author_role, 'author_side', n.author_side, 'text', n.text,
           'visibility', n.visibility, 'created_at', n.created_at) ORDER BY n.created_at, n.id)
-        FROM note n
+        FROM (SELECT * FROM note n
+              WHERE n.goal_id = g.id AND n.entered_in_error_at IS NULL
+                AND (n.visibility = 'shared' OR n.author_side = $2)
+                AND (g.domain <> 'treatment' OR v.notes_ok)
+              ORDER BY n.created_at DESC, n.id DESC LIMIT 20) n), '[]'::json),
+      'notes_total', (SELECT count(*) FROM note n
         WHERE n.goal_id = g.id AND n.entered_in_error_at IS NULL
           AND (n.visibility = 'shared' OR n.author_side = $2)
-          AND (g.domain <> 'treatment' OR v.notes_ok)), '[]'::json)
+          AND (g.domain <> 'treatment' OR v.notes_ok))
     ) ORDER BY g.created_at, g.id)
     FROM goal g WHERE g.plan_id = p.id AND g.entered_in_error_at IS NULL
       AND (g.domain <> 'treatment' OR v.goals_ok)
@@ -180,9 +185,13 @@ RETURNING json_build_object(
       'id', n.id, 'goal_id', n.goal_id, 'author_name', n.author_name,
       'author_role', n.author_role, 'author_side', n.author_side, 'text', n.text,
       'visibility', n.visibility, 'created_at', n.created_at) ORDER BY n.created_at, n.id)
-    FROM note n WHERE n.goal_id = g.id AND n.entered_in_error_at IS NULL
-      AND (n.visibility = 'shared' OR n.author_side = $3)
-  ), '[]'::json))::text, g.version, g.domain, g.status
+    FROM (SELECT * FROM note n WHERE n.goal_id = g.id AND n.entered_in_error_at IS NULL
+            AND (n.visibility = 'shared' OR n.author_side = $3)
+          ORDER BY n.created_at DESC, n.id DESC LIMIT 20) n
+  ), '[]'::json),
+  'notes_total', (SELECT count(*) FROM note n WHERE n.goal_id = g.id
+    AND n.entered_in_error_at IS NULL AND (n.visibility = 'shared' OR n.author_side = $3))
+  )::text, g.version, g.domain, g.status
 """
 GOAL_PATCH_SQL = _fill(GOAL_PATCH_SQL)
 

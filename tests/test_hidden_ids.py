@@ -32,6 +32,7 @@ CALLS: dict[str, tuple[dict[str, Any] | None, bool]] = {
     "GET /plans/{plan_id}/goals/{goal_id}": (None, False),
     "PATCH /plans/{plan_id}/goals/{goal_id}": ({"title": "Endret"}, True),
     "POST /plans/{plan_id}/goals/{goal_id}/notes": ({"text": "Ny", "visibility": "shared"}, False),
+    "GET /plans/{plan_id}/goals/{goal_id}/notes": (None, False),
     "POST /plans/{plan_id}/goals/{goal_id}/entered-in-error": ({"reason": "Feil"}, True),
     "POST /plans/{plan_id}/goals/{goal_id}/notes/{note_id}/entered-in-error": (
         {"reason": "Feil"},
@@ -50,6 +51,7 @@ CALLS: dict[str, tuple[dict[str, Any] | None, bool]] = {
     "POST /plans/{plan_id}/meetings/{meeting_id}/release": ({}, True),
     # The patient's, in their own plan:
     "POST /plan/goals/{goal_id}/notes": ({"text": "Ny"}, False),
+    "GET /plan/goals/{goal_id}/notes": (None, False),
     "PUT /plan/goals/{goal_id}/agreement": (None, True),
     "DELETE /plan/goals/{goal_id}/agreement": (None, False),
     "PUT /plan/activities/{activity_id}/agreement": (None, True),

@@ -88,6 +88,7 @@ MATRIX: list[Row] = [
     R("GET /api/v1/dps/plans/{plan_id}/goals/{goal_id}",              200, 403, 403, 403, 401, 404),
     R("PATCH /api/v1/dps/plans/{plan_id}/goals/{goal_id}",            200, 403, 403, 403, 401, 404),
     R("POST /api/v1/dps/plans/{plan_id}/goals/{goal_id}/notes",       201, 403, 403, 403, 401, 404),
+    R("GET /api/v1/dps/plans/{plan_id}/goals/{goal_id}/notes",        200, 403, 403, 403, 401, 404),
     R("POST /api/v1/dps/plans/{plan_id}/activities",                  201, 403, 403, 403, 401, 404),
     R("GET /api/v1/dps/plans/{plan_id}/activities/{activity_id}",     200, 403, 403, 403, 401, 404),
     R("PATCH /api/v1/dps/plans/{plan_id}/activities/{activity_id}",   200, 403, 403, 403, 401, 404),
@@ -106,6 +107,7 @@ MATRIX: list[Row] = [
     R("GET /api/v1/nav/plans/{plan_id}/goals/{goal_id}",              403, 200, 403, 403, 401, 404),
     R("PATCH /api/v1/nav/plans/{plan_id}/goals/{goal_id}",            403, 200, 403, 403, 401, 404),
     R("POST /api/v1/nav/plans/{plan_id}/goals/{goal_id}/notes",       403, 201, 403, 403, 401, 404),
+    R("GET /api/v1/nav/plans/{plan_id}/goals/{goal_id}/notes",        403, 200, 403, 403, 401, 404),
     R("POST /api/v1/nav/plans/{plan_id}/activities",                  403, 201, 403, 403, 401, 404),
     R("GET /api/v1/nav/plans/{plan_id}/activities/{activity_id}",     403, 200, 403, 403, 401, 404),
     R("PATCH /api/v1/nav/plans/{plan_id}/activities/{activity_id}",   403, 200, 403, 403, 401, 404),
@@ -116,6 +118,7 @@ MATRIX: list[Row] = [
     R("GET /api/v1/patient/plan",                                     403, 403, 200, 403, 401, 404),
     R("POST /api/v1/patient/plan/goals",                              403, 403, 201, 403, 401, 404),
     R("POST /api/v1/patient/plan/goals/{goal_id}/notes",              403, 403, 201, 403, 401, 404),
+    R("GET /api/v1/patient/plan/goals/{goal_id}/notes",               403, 403, 200, 403, 401, 404),
     R("POST /api/v1/patient/consents",                                403, 403, 201, 403, 401, 404),
     R("GET /api/v1/patient/consents",                                 403, 403, 200, 403, 401, 404),
     R("DELETE /api/v1/patient/consents/{consent_id}",                 403, 403, 204, 403, 401, 404),
@@ -349,6 +352,23 @@ async def s_add_note(ctx: Ctx) -> Call:
     url = f"{ctx.base}/{plan_id}/goals/{await ctx.goal(plan_id)}/notes"
     body = {"text": "Godt møte i dag.", "visibility": "shared"}
     return Call(url, body, plan_id=plan_id, check=_is("visibility", "shared"))
+
+
+async def s_list_notes(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    goal_id = await ctx.goal(plan_id)
+    url = f"{ctx.base}/{plan_id}/goals/{goal_id}/notes"
+    written = [
+        (await ctx.post(url, {"text": text, "visibility": "shared"}))["id"]
+        for text in ("Først.", "Så.")
+    ]
+
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        assert [n["id"] for n in response.json()["items"]] == written[::-1], response.json()
+
+    if ctx.side == "patient":
+        url = f"/api/v1/patient/plan/goals/{goal_id}/notes"
+    return Call(url, plan_id=plan_id, check=check)
 
 
 async def s_create_activity(ctx: Ctx) -> Call:
@@ -809,6 +829,8 @@ SCENARIOS: dict[str, Scenario] = {
     "GET /api/v1/{side}/plans/{plan_id}/goals/{goal_id}": s_read_goal,
     "PATCH /api/v1/{side}/plans/{plan_id}/goals/{goal_id}": s_update_goal,
     "POST /api/v1/{side}/plans/{plan_id}/goals/{goal_id}/notes": s_add_note,
+    "GET /api/v1/{side}/plans/{plan_id}/goals/{goal_id}/notes": s_list_notes,
+    "GET /api/v1/patient/plan/goals/{goal_id}/notes": s_list_notes,
     "POST /api/v1/{side}/plans/{plan_id}/activities": s_create_activity,
     "GET /api/v1/{side}/plans/{plan_id}/activities/{activity_id}": s_read_activity,
     "PATCH /api/v1/{side}/plans/{plan_id}/activities/{activity_id}": s_update_activity,

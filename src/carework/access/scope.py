@@ -180,17 +180,19 @@ class Scoped:
         stmt = self.activities(*columns, in_error_too=in_error_too)
         return stmt.where(Activity.id == _id("activity_id"))
 
-    def note(self, *columns: Any, in_error_too: bool = False) -> Select[Any]:
-        """One note (``note_id``) on one goal (``goal_id``, in use and seen by the caller)."""
+    def notes(self, *columns: Any, in_error_too: bool = False) -> Select[Any]:
+        """The notes the caller sees on one goal (``goal_id``, in use and seen by the
+        caller)."""
         stmt = (
             self.goal(*columns)
             .join(Note, and_(Note.goal_id == Goal.id, Note.plan_id == Plan.id))
-            .where(
-                Note.id == _id("note_id"),
-                self.view.sees_note(Note.visibility, Note.author_side, Goal.domain),
-            )
+            .where(self.view.sees_note(Note.visibility, Note.author_side, Goal.domain))
         )
         return stmt if in_error_too else stmt.where(in_use(Note))
+
+    def note(self, *columns: Any, in_error_too: bool = False) -> Select[Any]:
+        """One note (``note_id``) on one goal (``goal_id``, in use and seen by the caller)."""
+        return self.notes(*columns, in_error_too=in_error_too).where(Note.id == _id("note_id"))
 
     def meetings(self, *columns: Any) -> Select[Any]:
         """The joint meetings of one plan (what of their minutes a caller reads is

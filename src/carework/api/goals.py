@@ -11,13 +11,13 @@ from carework import readmodel
 from carework.activities.schemas import EnteredInErrorMark
 from carework.goals import service as goals
 from carework.goals.schemas import GoalCreate, GoalUpdate
-from carework.http.params import ExpectedVersion, Session
+from carework.http.params import ExpectedVersion, Page, Session
 from carework.http.principal import Caller
 from carework.http.responses import PATCH_ERRORS, WRITE_ERRORS, created, plan_json
 from carework.http.route import RouteTable
 from carework.notes import service as notes
 from carework.notes.schemas import NoteCreate
-from carework.readmodel.schemas import GoalRead, NoteRead
+from carework.readmodel.schemas import GoalRead, NoteList, NoteRead
 
 #: Mounted by DPS and by NAV.
 routes = RouteTable()
@@ -74,6 +74,18 @@ async def add_note(
 ) -> NoteRead:
     note = await notes.add_note(session, principal, plan_id, goal_id, body.text, body.visibility)
     return NoteRead.model_validate(note)
+
+
+@routes.read(
+    f"{GOAL}/notes", NoteList,
+    "Every note on a goal the caller may see, newest first (the plan view has the newest 20)",
+)  # fmt: skip
+async def list_notes(
+    plan_id: uuid.UUID, goal_id: uuid.UUID, principal: Caller, session: Session, page: Page
+) -> NoteList:
+    return await notes.list_notes(
+        session, principal, plan_id, goal_id, limit=page.limit, cursor=page.cursor
+    )
 
 
 @routes.post(

@@ -11,13 +11,13 @@ from carework import readmodel
 from carework.api import agreements, consents, meetings, trail
 from carework.goals import service as goals
 from carework.goals.schemas import PatientGoalProposal
-from carework.http.params import Session
+from carework.http.params import Page, Session
 from carework.http.principal import Caller
 from carework.http.responses import plan_json
 from carework.http.route import AudienceRouter, RouteTable
 from carework.notes import service as notes
 from carework.notes.schemas import PatientNoteCreate
-from carework.readmodel.schemas import GoalRead, NoteRead, PatientPlanRead
+from carework.readmodel.schemas import GoalRead, NoteList, NoteRead, PatientPlanRead
 from carework.vocab import Role
 
 routes = RouteTable(shared=False)
@@ -46,6 +46,18 @@ async def patient_add_note(
 ) -> NoteRead:
     note = await notes.add_patient_note(session, principal, goal_id, body.text)
     return NoteRead.model_validate(note)
+
+
+@routes.read(
+    "/plan/goals/{goal_id}/notes", NoteList,
+    "Every note on a goal of my plan that I may see, newest first",
+)  # fmt: skip
+async def patient_list_notes(
+    goal_id: uuid.UUID, principal: Caller, session: Session, page: Page
+) -> NoteList:
+    return await notes.list_own_notes(
+        session, principal, goal_id, limit=page.limit, cursor=page.cursor
+    )
 
 
 router = AudienceRouter(prefix="/api/v1/patient", tag="patient", roles=(Role.patient,))

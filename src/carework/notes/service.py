@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
+from sqlalchemy import tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.access import sensitivity
 from carework.access.roles import side_of
+from carework.access.scope import params, scoped
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.feed import outbox as feed
 from carework.models.goal import Goal
 from carework.models.note import Note
+from carework.paging import decode_key, page
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open, take_back
+from carework.readmodel.schemas import NoteList, NoteRead
 from carework.vocab import EventType, Visibility
 
 
@@ -79,3 +84,41 @@ async def mark_entered_in_error(
         of=sensitivity.of_note(found.goal_domain, note.visibility, note.author_side),
     )  # fmt: skip
     return note
+
+
+async def list_notes(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> NoteList:
+    """Every note on a goal the caller may see, newest first, a page at a time: the plan view
+    carries only the newest (``readmodel.items.NOTES_IN_VIEW``)."""
+    key = (Note.created_at, Note.id)
+    stmt = scoped(principal.role).notes(Note).order_by(*(part.desc() for part in key))
+    if cursor is not None:
+        stmt = stmt.where(tuple_(*key) < tuple_(*decode_key(cursor, datetime, uuid.UUID)))
+    values = params(principal, plan_id=plan_id, goal_id=goal_id)
+    rows = (await session.scalars(stmt.limit(limit + 1), values)).all()
+    if rows:
+        touch(plan_id=plan_id, resource=("goal", goal_id))
+    else:  # no note, or no goal the caller sees in a plan in scope: the latter is 404
+        await plans.find(session, principal, plan_id, Goal, goal_id)
+    notes, next_cursor = page(rows, limit, lambda note: (note.created_at, note.id))
+    return NoteList(items=[NoteRead.model_validate(n) for n in notes], next_cursor=next_cursor)
+
+
+async def list_own_notes(
+    session: AsyncSession,
+    principal: Principal,
+    goal_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> NoteList:
+    """The notes on a goal of the patient's own plan."""
+    plan_id = await plans.own_plan_id(session, principal)
+    return await list_notes(session, principal, plan_id, goal_id, limit=limit, cursor=cursor)

@@ -27,6 +27,9 @@ from carework.readmodel.json import EMPTY_LIST, columns, json_list, json_object
 from carework.readmodel.schemas import ActivityRead, AgreementRead, GoalRead, NoteRead, SeenRead
 from carework.vocab import GoalStatus
 
+#: The notes a goal carries in a plan view (and a goal read): the newest, the rest paged.
+NOTES_IN_VIEW = 20
+
 PARTIES: ColumnElement[Any] = literal_column("ARRAY['patient', 'dps', 'nav']::varchar[]")
 
 
@@ -91,23 +94,36 @@ def _extras(item_id: SQLColumnExpression[Any]) -> dict[str, ColumnElement[Any]]:
     return {"agreed_by": _agreed_by(item_id), "seen_by": _seen_by(item_id)}
 
 
-def goal_object(view: SqlView) -> ColumnElement[Any]:
-    """One goal (``Goal``, correlated) as ``GoalRead``, with the notes ``view`` may see."""
-    note = json_object(NoteRead, columns(Note))
-    notes = (
-        select(json_list(note, Note.created_at, Note.id))
-        .where(
-            Note.goal_id == Goal.id,
-            in_use(Note),
-            view.sees_note(Note.visibility, Note.author_side, Goal.domain),
-        )
-        .correlate_except(Note)
-        .scalar_subquery()
+def _notes(view: SqlView) -> dict[str, ColumnElement[Any]]:
+    """The newest ``NOTES_IN_VIEW`` notes on the goal (``Goal``, correlated) that ``view`` may
+    see, oldest first as ever, and how many it may see in all.
+
+    A goal collects notes without end (one had 1,669, and its plan view was 785 KB): the view
+    carries the newest few, ``notes_total`` says how many more there are, and
+    ``GET .../goals/{goal_id}/notes`` pages them all."""
+    seen = (
+        Note.goal_id == Goal.id,
+        in_use(Note),
+        view.sees_note(Note.visibility, Note.author_side, Goal.domain),
     )
-    extras = _extras(Goal.id) | {
-        "notes": func.coalesce(notes, EMPTY_LIST),
-        "waiting_for": _waiting_for_goal(),
-    }
+    newest = (
+        select(*(Note.__table__.c[name] for name in NoteRead.model_fields))
+        .where(*seen)
+        .order_by(Note.created_at.desc(), Note.id.desc())
+        .limit(NOTES_IN_VIEW)
+        .correlate_except(Note)
+        .subquery("newest_note")
+    )
+    note = json_object(NoteRead, {name: newest.c[name] for name in NoteRead.model_fields})
+    notes = select(json_list(note, newest.c.created_at, newest.c.id)).scalar_subquery()
+    total = select(func.count()).select_from(Note).where(*seen).correlate_except(Note)
+    return {"notes": func.coalesce(notes, EMPTY_LIST), "notes_total": total.scalar_subquery()}
+
+
+def goal_object(view: SqlView) -> ColumnElement[Any]:
+    """One goal (``Goal``, correlated) as ``GoalRead``, with the newest notes ``view`` may
+    see."""
+    extras = _extras(Goal.id) | _notes(view) | {"waiting_for": _waiting_for_goal()}
     return json_object(GoalRead, columns(Goal) | extras)
 
 

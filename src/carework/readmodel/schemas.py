@@ -73,7 +73,12 @@ class GoalRead(Output):
     version: int
     created_at: datetime
     updated_at: datetime
-    notes: list[NoteRead] = Field(default_factory=list)
+    notes: list[NoteRead] = Field(
+        default_factory=list,
+        description="The newest notes the caller may see (at most 20), oldest first; "
+        "`GET .../goals/{goal_id}/notes` pages them all.",
+    )
+    notes_total: int = Field(0, description="How many notes on the goal the caller may see.")
     achievement_status: Achievement | None = Field(
         None, description="What the latest evaluation found (FHIR goal-achievement)."
     )
@@ -88,6 +93,11 @@ class GoalRead(Output):
         description="Whose move it is: the owning side for a proposal, else the parties that "
         "have not agreed yet.",
     )
+
+
+class NoteList(Output):
+    items: list[NoteRead] = Field(description="Newest first.")
+    next_cursor: str | None = None
 
 
 class ActivityRead(Output):

@@ -68,6 +68,8 @@ ACTIONS: dict[str, str] = {
     "update_goal": "Endret et mål",
     "add_note": "Skrev et notat",
     "patient_add_note": "Skrev et notat",
+    "list_notes": "Leste notatene på et mål",
+    "patient_list_notes": "Leste notatene på et mål",
     "create_activity": "La til en aktivitet",
     "read_activity": "Leste en aktivitet",
     "update_activity": "Endret en aktivitet",

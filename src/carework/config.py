@@ -6,6 +6,7 @@ external ``DATABASE_URL`` it stays off unless ``CAREWORK_DEV_AUTH=1`` asks for i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,6 +33,19 @@ class TrustedIssuer(BaseModel):
         return self
 
 
+@dataclass(frozen=True, slots=True)
+class PlanLimits:
+    """How many open goals and activities one plan may hold: far above any real plan (the
+    largest seen in use had a few dozen), low enough that no plan grows without end. A plan
+    of 640 goals answered its view in 785 KB."""
+
+    open_goals: int = 100
+    open_activities: int = 300
+
+
+DEFAULT_PLAN_LIMITS = PlanLimits()
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("carework"))
 
@@ -55,6 +69,8 @@ class Settings(BaseSettings):
     jwt_public_key_file: Path | None = None
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
+    max_open_goals: int = Field(default=DEFAULT_PLAN_LIMITS.open_goals, ge=1)
+    max_open_activities: int = Field(default=DEFAULT_PLAN_LIMITS.open_activities, ge=1)
 
     @property
     def embedded(self) -> bool:
@@ -63,6 +79,10 @@ class Settings(BaseSettings):
     @property
     def dev_auth_enabled(self) -> bool:
         return self.embedded if self.dev_auth is None else self.dev_auth
+
+    @property
+    def plan_limits(self) -> PlanLimits:
+        return PlanLimits(self.max_open_goals, self.max_open_activities)
 
     @property
     def dev_key_file(self) -> Path:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from carework.activities import service as activities
 from carework.activities.schemas import ActivityCreate
 from carework.auth.principal import Principal
+from carework.config import DEFAULT_PLAN_LIMITS
 from carework.consent import service as consent
 from carework.consent.schemas import PatientConsentCreate
 from carework.db.session import unit_of_work
@@ -31,6 +32,8 @@ from carework.vocab import ActivityKind, ConsentScope, GoalDomain, Role, Visibil
 
 log = logging.getLogger("carework.demo")
 
+#: The demo's plans are small: the defaults never bite.
+LIMITS = DEFAULT_PLAN_LIMITS
 DPS_UNIT = "dps-demo-vestre"
 NAV_OFFICE = "nav-demo-drammen"
 
@@ -166,7 +169,10 @@ async def _seed_plan(session: AsyncSession, recipe: Recipe) -> bool:
     for domain, title, days in recipe.goals:
         author = CLINICIAN if domain is GoalDomain.treatment else ADVISOR
         body = GoalCreate(domain=domain, title=title, target_date=_in(days))
-        goal_ids[domain] = (await goals.create_goal(session, author.principal, plan.id, body)).id
+        added = await goals.create_goal(
+            session, author.principal, plan.id, body, DEFAULT_PLAN_LIMITS
+        )
+        goal_ids[domain] = added.id
     if GoalDomain.treatment in goal_ids:
         for text, visibility in (
             (recipe.note, Visibility.shared), (recipe.internal_note, Visibility.internal)
@@ -180,7 +186,9 @@ async def _seed_plan(session: AsyncSession, recipe: Recipe) -> bool:
                 kind=kind, title=title, goal_id=goal_ids[domain], start=_in(start),
                 end=None if end is None else _in(end), responsible_person=person.name,
             )  # fmt: skip
-            await activities.create_activity(session, person.principal, plan.id, activity)
+            await activities.create_activity(
+                session, person.principal, plan.id, activity, DEFAULT_PLAN_LIMITS
+            )
     if recipe.consent:
         granted = PatientConsentCreate(scopes=list(recipe.consent))
         await consent.grant_by_patient(session, patient.principal, granted)

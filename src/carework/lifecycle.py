@@ -42,6 +42,17 @@ ACTIVITY_TRANSITIONS: dict[ActivityStatus, frozenset[ActivityStatus]] = {
 }
 
 
+def final_statuses(transitions: Mapping[S, frozenset[S]]) -> frozenset[S]:
+    """The states nothing moves on from: an item in one is no longer open."""
+    return frozenset(status for status, moves in transitions.items() if not moves)
+
+
+#: Achieved, not achieved, cancelled.
+FINAL_GOAL_STATUSES = final_statuses(GOAL_TRANSITIONS)
+#: Done, cancelled.
+FINAL_ACTIVITY_STATUSES = final_statuses(ACTIVITY_TRANSITIONS)
+
+
 def ensure_move(transitions: Mapping[S, frozenset[S]], current: S, new: S, what: str) -> None:
     """Staying put is fine, anything else must be an allowed move (409)."""
     if new is not current and new not in transitions[current]:

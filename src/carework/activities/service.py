@@ -14,6 +14,7 @@ from carework.agreements import service as agreements
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.bodies import sent_changes
+from carework.config import PlanLimits
 from carework.errors import NotFound, RuleViolation
 from carework.feed import outbox as feed
 from carework.lifecycle import ACTIVITY_TRANSITIONS, ensure_move
@@ -22,6 +23,7 @@ from carework.models.goal import Goal
 from carework.models.plan import Plan
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open, plan_for_writing, take_back
+from carework.plans.size import ensure_room
 from carework.readmodel import PlanJson, read_activity
 from carework.versions import Versions, ensure_version
 from carework.vocab import IPS_KINDS, ActivityKind, ActivityStatus, EventType, JobOutcome, Side
@@ -39,10 +41,16 @@ def ensure_ips_fields(
 
 
 async def create_activity(
-    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, body: ActivityCreate
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    body: ActivityCreate,
+    limits: PlanLimits,
 ) -> PlanJson:
+    """Add an activity the caller's side runs, if the plan has room for one more open one."""
     plan, _ = await plan_for_writing(session, principal, plan_id)
     side = ensure_may_run_activity(principal, body.kind)
+    await ensure_room(session, plan.id, "activity", limits)
     activity = await add_activity(session, principal, plan, side, body)
     return await read_activity(session, principal, plan.id, activity.id)
 
@@ -56,8 +64,9 @@ async def add_activity(
     *,
     meeting_id: uuid.UUID | None = None,
 ) -> Activity:
-    """Store an activity ``side`` runs, in a plan already open for writing: the caller's own
-    (``create_activity``), or one a joint meeting agreed (``meetings.service``)."""
+    """Store an activity ``side`` runs, in a plan already open for writing and found to have
+    room for it (``plans.size.ensure_room``): the caller's own (``create_activity``), or one a
+    joint meeting agreed (``meetings.service``)."""
     if not kind_fits(side, body.kind):
         raise RuleViolation(f"Activities of kind {body.kind.value} are not run by {side.upper()}.")
     ensure_ips_fields(body.kind, body.outcome, body.employer, body.end)

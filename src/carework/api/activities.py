@@ -10,7 +10,7 @@ from fastapi import Request
 from carework import readmodel
 from carework.activities import service as activities
 from carework.activities.schemas import ActivityCreate, ActivityUpdate, EnteredInErrorMark
-from carework.http.params import ExpectedVersion, Session
+from carework.http.params import ExpectedVersion, Limits, Session
 from carework.http.principal import Caller
 from carework.http.responses import PATCH_ERRORS, created, plan_json
 from carework.http.route import RouteTable
@@ -27,9 +27,15 @@ ACTIVITY = "/plans/{plan_id}/activities/{activity_id}"
     "/plans/{plan_id}/activities", ActivityRead, "Add an activity the caller's side runs"
 )
 async def create_activity(
-    plan_id: uuid.UUID, body: ActivityCreate, principal: Caller, session: Session, request: Request
+    plan_id: uuid.UUID,
+    body: ActivityCreate,
+    principal: Caller,
+    session: Session,
+    limits: Limits,
+    request: Request,
 ) -> Any:
-    return created(await activities.create_activity(session, principal, plan_id, body), request)
+    added = await activities.create_activity(session, principal, plan_id, body, limits)
+    return created(added, request)
 
 
 @routes.read(ACTIVITY, ActivityRead, "Read an activity")

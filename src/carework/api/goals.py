@@ -11,7 +11,7 @@ from carework import readmodel
 from carework.activities.schemas import EnteredInErrorMark
 from carework.goals import service as goals
 from carework.goals.schemas import GoalCreate, GoalUpdate
-from carework.http.params import ExpectedVersion, Page, Session
+from carework.http.params import ExpectedVersion, Limits, Page, Session
 from carework.http.principal import Caller
 from carework.http.responses import PATCH_ERRORS, WRITE_ERRORS, created, plan_json
 from carework.http.route import RouteTable
@@ -26,9 +26,14 @@ GOAL = "/plans/{plan_id}/goals/{goal_id}"
 
 @routes.create("/plans/{plan_id}/goals", GoalRead, "Add a goal the caller's side owns")
 async def create_goal(
-    plan_id: uuid.UUID, body: GoalCreate, principal: Caller, session: Session, request: Request
+    plan_id: uuid.UUID,
+    body: GoalCreate,
+    principal: Caller,
+    session: Session,
+    limits: Limits,
+    request: Request,
 ) -> Any:
-    return created(await goals.create_goal(session, principal, plan_id, body), request)
+    return created(await goals.create_goal(session, principal, plan_id, body, limits), request)
 
 
 @routes.read(GOAL, GoalRead, "Read a goal with the notes the caller may see")

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import Response
 
-from carework.http.params import IDEMPOTENT, ExpectedVersion, Page, Session
+from carework.http.params import IDEMPOTENT, ExpectedVersion, Limits, Page, Session
 from carework.http.principal import Caller
 from carework.http.responses import PATCH_ERRORS, with_etag
 from carework.http.route import RouteTable
@@ -86,10 +86,11 @@ async def release_meeting_minutes(
     principal: Caller,
     expected: ExpectedVersion,
     session: Session,
+    limits: Limits,
     response: Response,
 ) -> MeetingReleased:
     released = await meetings.release_minutes(
-        session, principal, plan_id, meeting_id, expected, body
+        session, principal, plan_id, meeting_id, expected, body, limits
     )
     with_etag(response, released.version)
     return released

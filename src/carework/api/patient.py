@@ -11,7 +11,7 @@ from carework import readmodel
 from carework.api import agreements, consents, meetings, trail
 from carework.goals import service as goals
 from carework.goals.schemas import PatientGoalProposal
-from carework.http.params import Page, Session
+from carework.http.params import Limits, Page, Session
 from carework.http.principal import Caller
 from carework.http.responses import plan_json
 from carework.http.route import AudienceRouter, RouteTable
@@ -33,9 +33,10 @@ async def patient_read_plan(principal: Caller, session: Session) -> Any:
     "Propose a goal; it waits as proposed until the owning side accepts it",
 )  # fmt: skip
 async def patient_propose_goal(
-    body: PatientGoalProposal, principal: Caller, session: Session
+    body: PatientGoalProposal, principal: Caller, session: Session, limits: Limits
 ) -> Any:
-    return plan_json(await goals.propose_goal(session, principal, body), status.HTTP_201_CREATED)
+    proposed = await goals.propose_goal(session, principal, body, limits)
+    return plan_json(proposed, status.HTTP_201_CREATED)
 
 
 @routes.create(

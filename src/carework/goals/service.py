@@ -42,6 +42,7 @@ from carework.agreements import service as agreements
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.bodies import sent_changes
+from carework.config import PlanLimits
 from carework.db import direct
 from carework.errors import RuleViolation
 from carework.feed import outbox as feed
@@ -52,6 +53,7 @@ from carework.models.goal import Goal
 from carework.models.plan import Plan
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open, plan_for_writing, take_back
+from carework.plans.size import ensure_room
 from carework.readmodel import PlanJson, goal_object, read_goal
 from carework.versions import Versions, ensure_version
 from carework.vocab import OPEN_PLAN_STATUSES, EventType, GoalDomain, GoalStatus, Role
@@ -64,9 +66,11 @@ async def _add_goal(
     domain: GoalDomain,
     title: str,
     description: str | None,
+    limits: PlanLimits,
     target_date: date | None = None,
 ) -> PlanJson:
     ensure_may_create_goal(principal, domain)
+    await ensure_room(session, plan_id, "goal", limits)
     proposed = may_propose_only(principal)
     goal = Goal(
         id=uuid.uuid4(),
@@ -92,21 +96,29 @@ async def _add_goal(
 
 
 async def create_goal(
-    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, body: GoalCreate
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    body: GoalCreate,
+    limits: PlanLimits,
 ) -> PlanJson:
+    """Add a goal the caller's side owns, if the plan has room for one more open goal."""
     plan, _ = await plan_for_writing(session, principal, plan_id)
     return await _add_goal(
-        session, principal, plan.id, body.domain, body.title, body.description, body.target_date
-    )
+        session, principal, plan.id, body.domain, body.title, body.description, limits,
+        body.target_date,
+    )  # fmt: skip
 
 
 async def propose_goal(
-    session: AsyncSession, principal: Principal, body: PatientGoalProposal
+    session: AsyncSession, principal: Principal, body: PatientGoalProposal, limits: PlanLimits
 ) -> PlanJson:
-    """The patient proposes a goal in their own (open) plan."""
+    """The patient proposes a goal in their own (open) plan; a proposal is an open goal."""
     plan_id = await plans.own_plan_id(session, principal)
     plan, _ = await plan_for_writing(session, principal, plan_id)
-    return await _add_goal(session, principal, plan.id, body.domain, body.title, body.description)
+    return await _add_goal(
+        session, principal, plan.id, body.domain, body.title, body.description, limits
+    )
 
 
 async def update_goal(

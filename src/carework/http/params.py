@@ -1,5 +1,5 @@
 """What routes declare about a request beyond its body: the session of the unit of work,
-If-Match, Idempotency-Key, and a list's page."""
+If-Match, Idempotency-Key, a list's page, and the configured bounds of a plan."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carework.config import PlanLimits, Settings
 from carework.errors import PreconditionRequired
 from carework.versions import Versions
 
@@ -84,3 +85,14 @@ async def page_query(limit: Limit = 50, cursor: Cursor = None) -> PageQuery:
 
 #: ``?limit=&cursor=`` of a list (50 a page unless asked).
 Page = Annotated[PageQuery, Depends(page_query)]
+
+
+async def plan_limits(request: Request) -> PlanLimits:
+    """The app's ``CAREWORK_MAX_OPEN_GOALS`` and ``CAREWORK_MAX_OPEN_ACTIVITIES``, handed to
+    the services that add items, which know nothing of HTTP or settings."""
+    settings: Settings = request.app.state.settings
+    return settings.plan_limits
+
+
+#: How many open goals and activities a plan may hold.
+Limits = Annotated[PlanLimits, Depends(plan_limits)]

@@ -20,6 +20,7 @@ from carework.activities.service import add_activity
 from carework.audit.record import touch
 from carework.auth.principal import Principal
 from carework.bodies import sent_changes
+from carework.config import PlanLimits
 from carework.errors import Conflict, RuleViolation
 from carework.feed import outbox as feed
 from carework.meetings.schemas import (
@@ -35,6 +36,7 @@ from carework.models.meeting import Meeting
 from carework.paging import decode_key, page
 from carework.plans import repository as plans
 from carework.plans.service import ensure_open, plan_for_reading, plan_for_writing
+from carework.plans.size import ensure_room
 from carework.versions import Versions, ensure_version
 from carework.vocab import EventType, MinutesStatus, Side
 
@@ -149,14 +151,18 @@ async def release_minutes(
     meeting_id: uuid.UUID,
     expected_version: Versions,
     body: MeetingRelease,
+    limits: PlanLimits,
 ) -> MeetingReleased:
-    """Release the minutes and create the agreed actions in one transaction. An action may
-    fall to the other side: it was agreed jointly, and ``meeting_id`` records where."""
+    """Release the minutes and create the agreed actions in one transaction, if the plan has
+    room for them all as open activities. An action may fall to the other side: it was agreed
+    jointly, and ``meeting_id`` records where."""
     found = await _changeable(session, principal, plan_id, meeting_id)
     plan, meeting, view = found.plan, found.item, found.view
     ensure_version(meeting.version, expected_version)
     if not (meeting.minutes or "").strip():
         raise RuleViolation("Write the minutes before releasing them.")
+    if body.actions:
+        await ensure_room(session, plan.id, "activity", limits, adding=len(body.actions))
     meeting.minutes_status = MinutesStatus.released.value
     meeting.released_at = func.now()
     meeting.released_by_sub = principal.sub

@@ -24,7 +24,7 @@ from carework.consent.schemas import RecordedConsentCreate
 from carework.feed import service as feed
 from carework.goals import service as goals
 from carework.goals.schemas import GoalCreate, GoalUpdate
-from carework.http.params import Session
+from carework.http.params import Limits, Session
 from carework.notes import service as notes
 from carework.notes.schemas import NoteCreate
 from carework.plans import service as plans
@@ -115,10 +115,10 @@ async def update_plan_status(
 
 @router.post(f"{PLAN}/goals", operation_id="ui_create_goal")
 async def create_goal(
-    plan_id: uuid.UUID, principal: SignedIn, session: Session, form: Posted
+    plan_id: uuid.UUID, principal: SignedIn, session: Session, limits: Limits, form: Posted
 ) -> Response:
     body = parse(GoalCreate, filled(form, "domain", "title", "description", "target_date"))
-    await goals.create_goal(session, principal, plan_id, body)
+    await goals.create_goal(session, principal, plan_id, body, limits)
     return _back(plan_id, "goal")
 
 
@@ -142,10 +142,11 @@ async def add_note(
 
 @router.post(f"{PLAN}/activities", operation_id="ui_create_activity")
 async def create_activity(
-    plan_id: uuid.UUID, principal: SignedIn, session: Session, form: Posted
+    plan_id: uuid.UUID, principal: SignedIn, session: Session, limits: Limits, form: Posted
 ) -> Response:
     fields = filled(form, "kind", "title", "goal_id", "responsible_person", "start", "end")
-    await activities.create_activity(session, principal, plan_id, parse(ActivityCreate, fields))
+    body = parse(ActivityCreate, fields)
+    await activities.create_activity(session, principal, plan_id, body, limits)
     return _back(plan_id, "activity")
 
 

@@ -27,6 +27,10 @@ ERRORS: dict[str, str] = {
     ),
     "conflict": "Endringen lar seg ikke gjøre slik planen eller målet står nå.",
     "rule-violation": "Noen av feltene er ikke fylt ut riktig. Sjekk skjemaet og prøv igjen.",
+    "plan-full": (
+        "Planen har så mange åpne mål eller aktiviteter som den kan ha. Avslutt, avbryt eller "
+        "fjern noen før du legger til flere."
+    ),
     "forbidden": "Du har ikke tilgang til å gjøre dette.",
     "not-found": "Fant ikke det du lette etter, eller du har ikke tilgang til det.",
     "unauthorized": "Innloggingen ble ikke godtatt. Prøv igjen.",

@@ -14,7 +14,7 @@ from carework.consent.schemas import PatientConsentCreate
 from carework.errors import NotFound
 from carework.goals import service as goals
 from carework.goals.schemas import PatientGoalProposal
-from carework.http.params import Session
+from carework.http.params import Limits, Session
 from carework.notes import service as notes
 from carework.notes.schemas import PatientNoteCreate
 from carework.ui.forms import filled, parse
@@ -38,9 +38,11 @@ async def my_plan(request: Request, principal: SignedIn, session: Session) -> Re
 
 
 @router.post("/goals", operation_id="ui_patient_propose_goal")
-async def propose_goal(principal: SignedIn, session: Session, form: Posted) -> Response:
+async def propose_goal(
+    principal: SignedIn, session: Session, limits: Limits, form: Posted
+) -> Response:
     body = parse(PatientGoalProposal, filled(form, "domain", "title", "description"))
-    await goals.propose_goal(session, principal, body)
+    await goals.propose_goal(session, principal, body, limits)
     return redirect("/ui/me", ok="proposal")
 
 

@@ -21,6 +21,8 @@ from carework.db.session import make_engine, make_sessionmaker
 from carework.fhir import router as fhir
 from carework.http.middleware import AccessLogMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from carework.http.problem import install_problem_handlers
+from carework.idempotency import sealing
+from carework.idempotency import service as idempotency
 from carework.logs import configure_logging
 from carework.operations import housekeeping
 
@@ -54,7 +56,17 @@ def housekeeping_jobs(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> list[housekeeping.Job]:
     """The periodic jobs every server process runs (``operations.housekeeping``)."""
-    return []
+
+    async def purge_idempotency_keys() -> None:
+        await idempotency.purge_expired(sessionmaker)
+
+    return [
+        housekeeping.Job(
+            "idempotency-purge",
+            settings.idempotency_purge_interval_seconds,
+            purge_idempotency_keys,
+        ),
+    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,6 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else:
             url = settings.database_url.get_secret_value()
         app.state.verifier = TokenVerifier(settings)
+        app.state.idempotency_seal = await run_in_threadpool(
+            sealing.load_seal, settings.idempotency_key_path
+        )
         engine = make_engine(url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)

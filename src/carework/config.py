@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     jwt_public_key_file: Path | None = None
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
+    # Stored idempotent answers: sealed with the key in this file (every replica the same),
+    # and purged once expired by a job in every server process (0 turns it off).
+    idempotency_key_file: Path | None = None
+    idempotency_purge_interval_seconds: float = 600
     max_open_goals: int = Field(default=DEFAULT_PLAN_LIMITS.open_goals, ge=1)
     max_open_activities: int = Field(default=DEFAULT_PLAN_LIMITS.open_activities, ge=1)
 
@@ -83,6 +87,10 @@ class Settings(BaseSettings):
     @property
     def plan_limits(self) -> PlanLimits:
         return PlanLimits(self.max_open_goals, self.max_open_activities)
+
+    @property
+    def idempotency_key_path(self) -> Path:
+        return self.idempotency_key_file or self.data_dir / "idempotency-key"
 
     @property
     def dev_key_file(self) -> Path:

@@ -35,6 +35,7 @@ from carework.http.params import IDEMPOTENT
 from carework.http.principal import serving
 from carework.http.responses import PATCH_ERRORS, READ_ERRORS, WRITE_ERRORS
 from carework.idempotency import service as idempotency
+from carework.idempotency.sealing import ResponseSeal
 from carework.vocab import Role
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -79,9 +80,10 @@ async def _idempotent(
         principal = None
     if principal is None:  # the handler refuses it, as it would without a key
         return await handler(request)
+    seal: ResponseSeal = request.app.state.idempotency_seal
     owner, key = idempotency.owner_of(principal), idempotency.check_key(key)
-    print_ = idempotency.fingerprint(request.method, request.url.path, await request.body())
-    stored = await idempotency.claim(session, owner, key, print_)
+    print_ = seal.fingerprint(request.method, request.url.path, await request.body())
+    stored = await idempotency.claim(session, seal, owner, key, print_)
     if stored is not None:
         # A replayed answer still shows patient data: it is audited like the first one.
         request.state.principal = principal
@@ -96,7 +98,7 @@ async def _idempotent(
             if name in idempotency.REPLAYED_HEADERS
         }
         await idempotency.store(
-            session, owner, key, response.status_code, headers, bytes(response.body),
+            session, seal, owner, key, response.status_code, headers, bytes(response.body),
             record.plan_id,
         )  # fmt: skip
     return response

@@ -56,7 +56,9 @@ async def idempotency_key(
             alias="Idempotency-Key",
             max_length=255,
             description="Retry-safe POST: a retry with the same key and body gets the first "
-            "response; the same key with another body is 422. Keys expire after 24 h.",
+            "response; the same key with another body is 422. Keys expire after 24 h. A "
+            "first response the service can no longer read (its key changed) is 409: read "
+            "the result, or send a new key.",
         ),
     ] = None,
 ) -> None:

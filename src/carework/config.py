@@ -6,15 +6,20 @@ external ``DATABASE_URL`` it stays off unless ``CAREWORK_DEV_AUTH=1`` asks for i
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_ISSUER = "carework-dev"
 DEFAULT_AUDIENCE = "carework"
+
+_KEYWORD_SOURCES = frozenset({"'none'", "'self'"})
+#: An origin (http or https; a host, or ``*.`` and a domain), with an optional port, and no path.
+_FRAME_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?")
 
 
 class TrustedIssuer(BaseModel):
@@ -55,6 +60,23 @@ class Settings(BaseSettings):
     jwt_public_key_file: Path | None = None
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
+    #: Who may show ``/ui`` in a frame: CSP ``frame-ancestors`` sources, space-separated
+    #: (``'none'``, ``'self'``, or origins such as ``https://ehr.example.no``, ``https://*.example.no``).
+    frame_ancestors: str = "'none'"
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _frame_sources(cls, value: str) -> str:
+        """Each word one CSP source: nothing that could end the directive or start another."""
+        sources = value.split()
+        if not sources:
+            raise ValueError("give 'none', 'self' or one or more origins")
+        for source in sources:
+            if source not in _KEYWORD_SOURCES and not _FRAME_ORIGIN.fullmatch(source):
+                raise ValueError(f"not a frame-ancestors source: {source!r}")
+        if "'none'" in sources and len(sources) > 1:
+            raise ValueError("'none' stands alone")
+        return " ".join(sources)
 
     @property
     def embedded(self) -> bool:

@@ -104,6 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry stays off whatever is configured globally (it would keep
+        # bodies for processors and log exception messages): tracing is operations.tracing's.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.settings = settings
     if settings.dev_auth_enabled and not settings.embedded:

@@ -27,7 +27,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carework import __version__
 from carework.http.middleware import route_template
@@ -69,8 +69,9 @@ def _span_details(scope: Scope) -> tuple[str, dict[str, str]]:
 
 
 class NameByRoute:
-    """Inside the OpenTelemetry middleware: after the app has answered, name the server span
-    (and set ``http.route``) by the matched route template, as the metrics label it."""
+    """Inside the OpenTelemetry middleware: as the answer starts (the span ends with its last
+    byte), name the server span, and set ``http.route``, by the route template the app matched,
+    as the metrics label it."""
 
     def __init__(self, app: ASGIApp) -> None:
         from opentelemetry import trace
@@ -79,14 +80,20 @@ class NameByRoute:
         self.current_span = trace.get_current_span
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
-        finally:
-            template = route_template(scope) if scope["type"] == "http" else None
-            span = self.current_span()
-            if template is not None and span.is_recording():
-                span.update_name(f"{scope['method']} {template}")
-                span.set_attribute("http.route", template)
+            return
+        span = self.current_span()
+
+        async def naming(message: Message) -> None:
+            if message["type"] == "http.response.start" and span.is_recording():
+                template = route_template(scope)
+                if template is not None:
+                    span.update_name(f"{scope['method']} {template}")
+                    span.set_attribute("http.route", template)
+            await send(message)
+
+        await self.app(scope, receive, naming)
 
 
 class Tracing:

@@ -19,12 +19,13 @@ from carework.config import Settings, get_settings
 from carework.db.embedded import EmbeddedPostgres
 from carework.db.session import make_engine, make_sessionmaker
 from carework.fhir import router as fhir
+from carework.http.headers import SecurityHeaders, SecurityHeadersMiddleware
 from carework.http.middleware import AccessLogMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from carework.http.problem import install_problem_handlers
 from carework.idempotency import sealing
 from carework.idempotency import service as idempotency
 from carework.logs import configure_logging
-from carework.operations import housekeeping
+from carework.operations import housekeeping, metrics, tracing
 
 log = logging.getLogger("carework")
 
@@ -97,12 +98,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from carework import demo
 
             await demo.seed(app.state.sessionmaker)
+        traced: tracing.Tracing | None = app.state.tracing
+        if traced is not None:
+            traced.start()
         settle_garbage_collector()
+        jobs = [*housekeeping_jobs(settings, app.state.sessionmaker), *metrics.jobs(app)]
         try:
-            async with housekeeping.running(housekeeping_jobs(settings, app.state.sessionmaker)):
+            async with housekeeping.running(jobs):
                 yield
         finally:
             await engine.dispose()
+            if traced is not None:
+                traced.stop()
+            metrics.process_ended()
             if embedded is not None:
                 await run_in_threadpool(embedded.stop)
 
@@ -111,6 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry stays off whatever is configured globally (it would keep
+        # bodies for processors and log exception messages): tracing is operations.tracing's.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.settings = settings
     if settings.dev_auth_enabled and not settings.embedded:
@@ -126,4 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir.router)
     ui.install(app)  # /ui: the thin web frontend, and its static files
     operations.install(app)  # /healthz, /readyz, /metrics, and request metrics for every route
+    # Outside the others, so every answer has them, errors and refusals included.
+    app.state.security_headers = SecurityHeaders.build(settings.frame_ancestors)
+    app.add_middleware(SecurityHeadersMiddleware, headers=app.state.security_headers)
+    app.state.tracing = tracing.install(app)  # outermost; only with an OTLP endpoint configured
     return app

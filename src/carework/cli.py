@@ -27,6 +27,22 @@ def _settings(data_dir: Path | None) -> Settings:
     return get_settings()
 
 
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _fresh_metrics_dir(data_dir: Path) -> Path:
+    """Where the workers keep their metrics, so that any of them answers ``/metrics`` for all
+    (``operations.metrics``): the operator's ``PROMETHEUS_MULTIPROC_DIR``, else
+    ``DATA_DIR/metrics``. Emptied of the last run's files before any worker starts: their
+    counts belong to processes that are gone."""
+    given = os.environ.get(METRICS_DIR_ENV)
+    directory = Path(given) if given else data_dir / "metrics"
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    return directory
+
+
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     """SIGTERM asks for a clean stop: unwind through ``finally`` blocks and exit 0.
 
@@ -58,6 +74,8 @@ def serve(
     if demo:  # each worker's lifespan seeds; the seeding is idempotent
         os.environ["CAREWORK_DEMO"] = "1"
     settings = _settings(data_dir)
+    # Before prometheus_client is imported here or in any worker: it picks its store then.
+    os.environ[METRICS_DIR_ENV] = str(_fresh_metrics_dir(settings.data_dir))
     configure_logging(settings.log_level)
     log = structlog.stdlib.get_logger("carework.cli")
     embedded: EmbeddedPostgres | None = None

@@ -6,16 +6,21 @@ external ``DATABASE_URL`` it stays off unless ``CAREWORK_DEV_AUTH=1`` asks for i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_ISSUER = "carework-dev"
 DEFAULT_AUDIENCE = "carework"
+
+_KEYWORD_SOURCES = frozenset({"'none'", "'self'"})
+#: An origin (http or https; a host, or ``*.`` and a domain), with an optional port, and no path.
+_FRAME_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?")
 
 
 class TrustedIssuer(BaseModel):
@@ -75,6 +80,23 @@ class Settings(BaseSettings):
     idempotency_purge_interval_seconds: float = 600
     max_open_goals: int = Field(default=DEFAULT_PLAN_LIMITS.open_goals, ge=1)
     max_open_activities: int = Field(default=DEFAULT_PLAN_LIMITS.open_activities, ge=1)
+    #: Who may show ``/ui`` in a frame: CSP ``frame-ancestors`` sources, space-separated
+    #: (``'none'``, ``'self'``, or origins such as ``https://ehr.example.no``, ``https://*.example.no``).
+    frame_ancestors: str = "'none'"
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _frame_sources(cls, value: str) -> str:
+        """Each word one CSP source: nothing that could end the directive or start another."""
+        sources = value.split()
+        if not sources:
+            raise ValueError("give 'none', 'self' or one or more origins")
+        for source in sources:
+            if source not in _KEYWORD_SOURCES and not _FRAME_ORIGIN.fullmatch(source):
+                raise ValueError(f"not a frame-ancestors source: {source!r}")
+        if "'none'" in sources and len(sources) > 1:
+            raise ValueError("'none' stands alone")
+        return " ".join(sources)
 
     @property
     def embedded(self) -> bool:

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from carework.db.pool import CountingQueuePool
+
 
 def to_async_url(url: str) -> str:
     """Accept the usual ``postgresql://`` URL and pick the asyncpg driver."""
@@ -55,6 +57,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         to_async_url(url),
         pool_size=pool_size,
         max_overflow=10,
+        poolclass=CountingQueuePool,  # who waits for a connection, for /metrics
         hide_parameters=True,
         connect_args={"server_settings": {"timezone": "UTC"}},
     )

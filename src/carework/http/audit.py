@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
+from typing import Protocol
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +20,23 @@ from carework.errors import CareworkError
 DENIED = frozenset({401, 403, 404})
 # FHIR keeps its prefix: the trail should show a read came through the EHR integration.
 _SIDES = frozenset({"dps", "nav", "patient", "audit"})
+
+
+class Observer(Protocol):
+    """Where an append's duration goes: ``app.state.audit_append_seconds``, a histogram of
+    ``operations.metrics``."""
+
+    def observe(self, amount: float) -> None: ...
+
+
+async def _append(session: AsyncSession, request: Request, record: AuditRecord) -> None:
+    started = time.perf_counter()
+    try:
+        await chain.append(session, record)
+    finally:
+        observer: Observer | None = getattr(request.app.state, "audit_append_seconds", None)
+        if observer is not None:
+            observer.observe(time.perf_counter() - started)
 
 
 def action_of(operation_id: str) -> str:
@@ -42,7 +61,7 @@ async def close_allowed(
     record.status = status
     if record.plan_id is not None and record.resource_type is None:
         record.resource_type, record.resource_id = "plan", str(record.plan_id)
-    await chain.append(session, record)
+    await _append(session, request, record)
 
 
 def _status_of(exc: BaseException) -> int:
@@ -71,4 +90,4 @@ async def close_refused(
         with contextlib.suppress(ValueError):
             record.plan_id = uuid.UUID(str(asked)) if asked else None
     async with unit_of_work(sessionmaker) as session:
-        await chain.append(session, record)
+        await _append(session, request, record)

@@ -14,11 +14,14 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from carework.errors import CareworkError, MissingCredentials, Unauthorized
+from carework.http.headers import SecurityHeaders
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://carework.example/problems/"
 
 log = logging.getLogger("carework.http.problem")
+#: For an app that did not say (``create_app`` sets ``app.state.security_headers``).
+_DEFAULT_SECURITY = SecurityHeaders.build("'none'")
 
 
 class FieldError(BaseModel):
@@ -114,11 +117,13 @@ async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
 async def _unexpected_error(request: Request, exc: Exception) -> ProblemResponse:
     correlation_id = getattr(request.state, "request_id", None) or str(uuid.uuid4())
     log.exception("unhandled error", extra={"request_id": correlation_id})
+    # This answer is sent from outside every middleware, which so cannot add their headers.
+    security: SecurityHeaders = getattr(request.app.state, "security_headers", _DEFAULT_SECURITY)
+    headers = {name.decode(): value.decode() for name, value in security.for_path(request.url.path)}
     return problem_response(
         500,
         "Something went wrong on our side. Quote the correlation id when reporting it.",
-        # This answer is sent from outside RequestIdMiddleware, which so cannot add the header.
-        headers={"X-Request-ID": correlation_id},
+        headers={"X-Request-ID": correlation_id, **headers},
         correlation_id=correlation_id,
     )
 

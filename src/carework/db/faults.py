@@ -15,6 +15,7 @@ thrown away instead of going back to the pool.
 
 from __future__ import annotations
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -63,14 +64,25 @@ def _unreachable(error: BaseException) -> bool:
     return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
 
 
+def abort(driver: object) -> None:
+    """Close a connection that timed out or lost its socket at once. A polite close (what
+    SQLAlchemy tries first when it invalidates one) waits up to 2 s more on a server that does
+    not answer: a hung database's 503 came after 5 s with a 3 s command timeout."""
+    if isinstance(driver, asyncpg.Connection):
+        driver.terminate()
+
+
 def _throw_away_dead(context: ExceptionContext) -> None:
     """A statement that timed out or lost its socket leaves its connection in doubt (a hung
-    server may answer it later, or never): treat it as a disconnect, so SQLAlchemy closes that
-    connection instead of rolling back on it and pooling it again. Only that connection: a
-    slow statement says nothing about the others."""
-    if isinstance(context.original_exception, OSError) and not context.is_disconnect:
-        context.is_disconnect = True
-        context.invalidate_pool_on_disconnect = False
+    server may answer it later, or never): treat it as a disconnect, so SQLAlchemy throws that
+    connection away instead of rolling back on it and pooling it again. Only that connection:
+    a slow statement says nothing about the others."""
+    if isinstance(context.original_exception, OSError):
+        if context.connection is not None and not context.connection.invalidated:
+            abort(context.connection.connection.driver_connection)
+        if not context.is_disconnect:
+            context.is_disconnect = True
+            context.invalidate_pool_on_disconnect = False
 
 
 def mark_disconnects(engine: AsyncEngine) -> None:

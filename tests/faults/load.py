@@ -63,8 +63,12 @@ class Answer:
 
 
 def _local_port(response: httpx.Response) -> int | None:
+    """None when the connection is gone already (the server closed it)."""
     stream = response.extensions.get("network_stream")
-    address = stream.get_extra_info("client_addr") if stream is not None else None
+    try:
+        address = stream.get_extra_info("client_addr") if stream is not None else None
+    except OSError:
+        return None
     return int(address[1]) if address else None
 
 

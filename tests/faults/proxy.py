@@ -52,7 +52,9 @@ class BlackHoleProxy:
     async def _serve(
         self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter
     ) -> None:
-        self._tasks.add(task := asyncio.current_task())  # type: ignore[arg-type]
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
         self._writers.add(client)
         try:
             await self._flowing.wait()  # a new connection hangs before it reaches the server
@@ -65,7 +67,7 @@ class BlackHoleProxy:
             pass
         finally:
             client.transport.abort()
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
 
     async def _pipe(self, source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
         try:

@@ -19,6 +19,7 @@ from tests.factories import TokenMaker, create_plan, make_world
 from tests.faults.load import (
     SERVED,
     Answer,
+    RequestOf,
     mixed_load,
     one_connection,
     sending,
@@ -127,7 +128,7 @@ async def test_restart_under_write_load_loses_no_acknowledged_write(
     clients = [one_connection(server) for _ in range(writers)]
     answers: list[Answer] = []
 
-    def writes(w: int):  # type: ignore[no-untyped-def]
+    def writes(w: int) -> RequestOf:
         return lambda c, n: c.build_request(
             "POST", url, headers=world.clinician.headers,
             json={"domain": "treatment", "title": f"w{w}-{n}"},

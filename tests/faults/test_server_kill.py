@@ -22,7 +22,7 @@ import pytest
 from carework.db import migrate
 from carework.db.embedded import EmbeddedPostgres
 from tests.factories import TokenMaker, make_nid, make_world
-from tests.faults.load import NO_ANSWER, Answer, one_connection, sending, server_env
+from tests.faults.load import NO_ANSWER, Answer, RequestOf, one_connection, sending, server_env
 from tests.live import LiveServer
 
 pytestmark = [pytest.mark.faults, pytest.mark.live]
@@ -70,7 +70,7 @@ async def test_kill_9_mid_write_and_idempotent_retries(
     world = make_world(tokens)
     bodies: dict[str, dict[str, Any]] = {}  # Idempotency-Key -> the plan it creates
 
-    def creates(w: int):  # type: ignore[no-untyped-def]
+    def creates(w: int) -> RequestOf:
         def request(client: httpx.AsyncClient, n: int) -> httpx.Request:
             key = f"kill-{world.dps_unit}-{w}-{n}"
             bodies[key] = {

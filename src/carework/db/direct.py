@@ -46,6 +46,8 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from carework.db.faults import abort
+
 _LINK = "carework.direct"
 
 
@@ -278,4 +280,6 @@ async def _failed(
 
 async def _invalidate(session: AsyncSession, link: _Link, error: BaseException) -> None:
     session.info.pop(_LINK, None)
+    if isinstance(error, OSError):  # timed out, or the socket failed (``db.faults.abort``)
+        abort(link.driver)
     await link.connection.invalidate(error)

@@ -21,6 +21,14 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from carework.config import (
+    DB_COMMAND_TIMEOUT_SECONDS,
+    DB_CONNECT_TIMEOUT_SECONDS,
+    DB_MAX_OVERFLOW,
+    DB_POOL_SIZE,
+    DB_POOL_TIMEOUT_SECONDS,
+)
+from carework.db import faults
 from carework.db.pool import CountingQueuePool
 
 
@@ -42,7 +50,17 @@ def _no_result_rows(record: logging.LogRecord) -> bool:
     return record.levelno > logging.DEBUG
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = DB_POOL_SIZE,
+    max_overflow: int = DB_MAX_OVERFLOW,
+    pool_timeout: float = DB_POOL_TIMEOUT_SECONDS,
+    connect_timeout: float = DB_CONNECT_TIMEOUT_SECONDS,
+    command_timeout: float = DB_COMMAND_TIMEOUT_SECONDS,
+) -> AsyncEngine:
+    """The engine, with every wait on the database bounded (``config``: ``CAREWORK_DB_*``):
+    past a bound the request fails with an error ``db.faults`` reads as 503."""
     # National ids are query parameters and result values: keep both out of every log line,
     # even when someone turns SQL logging on (hide_parameters also keeps them out of errors).
     engine_log = logging.getLogger("sqlalchemy.engine.Engine")
@@ -56,12 +74,18 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     engine = create_async_engine(
         to_async_url(url),
         pool_size=pool_size,
-        max_overflow=10,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
         poolclass=CountingQueuePool,  # who waits for a connection, for /metrics
         hide_parameters=True,
-        connect_args={"server_settings": {"timezone": "UTC"}},
+        connect_args={
+            "server_settings": {"timezone": "UTC"},
+            "timeout": connect_timeout,
+            "command_timeout": command_timeout,
+        },
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    faults.mark_disconnects(engine)
     return engine
 
 

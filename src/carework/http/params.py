@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework.config import PlanLimits, Settings
 from carework.errors import PreconditionRequired
-from carework.versions import Versions
+from carework.versions import Versions, version_of
 
 
 async def request_session(request: Request) -> AsyncSession:
@@ -36,13 +36,10 @@ async def if_match_versions(
     tags = [tag.strip() for tag in if_match.split(",")]
     if "*" in tags:
         raise PreconditionRequired("If-Match must name a version, not *.")
-    # Weak tags (W/"3") never match: If-Match uses strong comparison (RFC 9110 13.1.1).
-    return frozenset(
-        int(tag[1:-1])
-        for tag in tags
-        # isascii too: str.isdigit() is true for "²", which int() refuses (a 500 otherwise).
-        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isascii() and tag[1:-1].isdigit()
-    )
+    # Weak tags (W/"3") never match: If-Match uses strong comparison (RFC 9110 13.1.1). A tag
+    # no item can have matches nothing: with none left, the change is refused with 412.
+    strong = (tag[1:-1] for tag in tags if len(tag) > 1 and tag[0] == tag[-1] == '"')
+    return frozenset(v for v in map(version_of, strong) if v is not None)
 
 
 #: The versions If-Match names (428 without one); ``versions.ensure_version`` checks them.

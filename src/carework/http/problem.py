@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from carework.errors import CareworkError, MissingCredentials, Unauthorized
+from carework.errors import CareworkError, MissingCredentials, Unauthorized, Unavailable
 from carework.http.headers import SecurityHeaders
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -83,6 +83,10 @@ async def _carework_error(request: Request, exc: Exception) -> ProblemResponse:
         headers = {"WWW-Authenticate": 'Bearer realm="carework"'}
     elif isinstance(exc, Unauthorized):
         headers = {"WWW-Authenticate": 'Bearer realm="carework", error="invalid_token"'}
+    elif isinstance(exc, Unavailable):
+        # Answered here, inside Starlette's exception middleware, the connection stays open;
+        # only the catch-all 500 goes out through the server, which then closes it.
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(
         exc.status, exc.detail, slug=exc.slug, title=exc.title, headers=headers, **exc.extensions
     )

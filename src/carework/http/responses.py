@@ -21,6 +21,12 @@ _DESCRIPTIONS = {
     413: "The request body is too large.",
     422: "The body or parameters are invalid.",
     428: "If-Match is required.",
+    503: "The database cannot serve the request now; send it again after Retry-After seconds.",
+}
+
+
+_HEADERS: dict[int, dict[str, Any]] = {
+    503: {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
 }
 
 
@@ -31,9 +37,17 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
             "model": Problem,
             "description": _DESCRIPTIONS[code],
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            **({"headers": _HEADERS[code]} if code in _HEADERS else {}),
         }
         for code in codes
     }
+
+
+#: What every route on the database may answer (``http.route.AudienceRouter`` declares it).
+#: Without ``model``, which would list the problem under a FHIR route's own media type too.
+UNAVAILABLE = {
+    code: {k: v for k, v in spec.items() if k != "model"} for code, spec in problems(503).items()
+}
 
 
 READ_ERRORS = problems(401, 403, 404, 422)

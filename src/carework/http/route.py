@@ -8,7 +8,12 @@ It wraps FastAPI's handler (dependencies, endpoint, serialisation) so that, in t
    same transaction, which commits before the response leaves: a 2xx means it is stored, and
    if the audit write fails the request fails;
 4. on any error the work is rolled back, and the refusal or failure is audited in a
-   transaction of its own (no unaudited access, not even a denied one).
+   transaction of its own (no unaudited access, not even a denied one);
+5. when the database cannot serve (``db.faults``: down, hung, or no free connection in time)
+   the answer is ``Unavailable``, a 503 with Retry-After. If the request itself met the fault,
+   its work was rolled back (a commit cut off is in doubt) and no event is attempted: it
+   would only wait on the same database again. If only the refusal's event could not be
+   written, the request is not answered either: a 503, not the 401 or 404 it would have been.
 
 ``AudienceRouter`` is the router each audience (``/api/v1/dps``, ``/nav``, ...) is built on;
 ``RouteTable`` holds the routes several audiences serve alike.
@@ -16,6 +21,7 @@ It wraps FastAPI's handler (dependencies, endpoint, serialisation) so that, in t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,17 +34,20 @@ from starlette.types import Scope
 
 from carework.audit.record import AuditRecord, current
 from carework.auth.tokens import TokenVerifier
+from carework.db.faults import unavailable
 from carework.db.session import unit_of_work
 from carework.errors import CareworkError
 from carework.http import audit
 from carework.http.params import IDEMPOTENT
 from carework.http.principal import serving
-from carework.http.responses import PATCH_ERRORS, READ_ERRORS, WRITE_ERRORS
+from carework.http.responses import PATCH_ERRORS, READ_ERRORS, UNAVAILABLE, WRITE_ERRORS
 from carework.idempotency import service as idempotency
 from carework.idempotency.sealing import ResponseSeal
 from carework.vocab import Role
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+log = logging.getLogger("carework.http.route")
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -61,12 +70,30 @@ class UnitOfWorkRoute(APIRoute):
                     await audit.close_allowed(session, request, record, response.status_code)
                 return response
             except BaseException as exc:
-                await audit.close_refused(sessionmaker, request, record, exc)
+                cause, fault = exc, unavailable(exc)
+                if fault is None:
+                    try:
+                        await audit.close_refused(sessionmaker, request, record, exc)
+                    except BaseException as failed:
+                        # An attempt that cannot be audited is not answered, whatever its token.
+                        cause, fault = failed, unavailable(failed)
+                        if fault is None:
+                            raise
+                if fault is not None:
+                    # One line, no traceback: an outage makes one for every request.
+                    log.warning("503, database unavailable: %s", _summary(cause))
+                    raise fault from cause
                 raise
             finally:
                 current.set(None)
 
         return run
+
+
+def _summary(error: BaseException) -> str:
+    """The error's class and first line (SQL text at most: parameters are hidden)."""
+    text = str(error).partition("\n")[0][:200]
+    return f"{type(error).__name__}: {text}"
 
 
 async def _idempotent(
@@ -116,8 +143,9 @@ class AudienceRouter(APIRouter):
 
     def __init__(self, *, prefix: str, tag: str, roles: tuple[Role, ...]) -> None:
         super().__init__(
-            prefix=prefix, tags=[tag], route_class=UnitOfWorkRoute, dependencies=[serving(*roles)]
-        )
+            prefix=prefix, tags=[tag], route_class=UnitOfWorkRoute,
+            dependencies=[serving(*roles)], responses=UNAVAILABLE,
+        )  # fmt: skip
         self.roles = roles
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:

@@ -10,6 +10,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from carework.errors import RuleViolation
+from carework.versions import Versions, version_of
 
 Form = dict[str, list[str]]
 M = TypeVar("M", bound=BaseModel)
@@ -50,12 +51,15 @@ def parse_sent(model: type[M], data: dict[str, Any]) -> M:
         raise RuleViolation("The form has invalid fields.") from None
 
 
-def form_version(form: Form) -> frozenset[int]:
-    """The version the page showed is the If-Match: a stale page is refused, not overwritten."""
-    version = one(form, "version") or ""
-    if not version.isascii() or not version.isdigit():
-        raise RuleViolation("version is not a number.")
-    return frozenset({int(version)})
+def form_version(form: Form) -> Versions:
+    """The version the page showed is the If-Match: a stale page is refused, not overwritten.
+    One no item can have (not a number, too long) is refused the same way (412), never a
+    500; none at all is a form this service did not send."""
+    version = one(form, "version")
+    if version is None:
+        raise RuleViolation("The form names no version.")
+    named = version_of(version)
+    return frozenset() if named is None else frozenset({named})
 
 
 def form_end_of_day(form: Form, name: str) -> datetime | None:

@@ -35,6 +35,8 @@ ERRORS: dict[str, str] = {
     "not-found": "Fant ikke det du lette etter, eller du har ikke tilgang til det.",
     "unauthorized": "Innloggingen ble ikke godtatt. Prøv igjen.",
 }
+#: The page shown while the database cannot serve (503).
+UNAVAILABLE = "Tjenesten er midlertidig utilgjengelig. Vent litt og prøv igjen."
 SAVED: dict[str, str] = {
     "plan": "Planen er opprettet.",
     "goal": "Målet er lagret.",

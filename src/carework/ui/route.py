@@ -20,10 +20,16 @@ from fastapi import APIRouter, Depends, Request, Response
 from carework.access.roles import ensure_role
 from carework.auth.principal import Principal
 from carework.auth.tokens import TokenVerifier
-from carework.errors import CareworkError, Forbidden, MissingCredentials, Unauthorized
+from carework.errors import (
+    CareworkError,
+    Forbidden,
+    MissingCredentials,
+    Unauthorized,
+    Unavailable,
+)
 from carework.http.route import Handler, UnitOfWorkRoute
 from carework.ui.forms import Form, read_form
-from carework.ui.pages import ERRORS, error_page, redirect
+from carework.ui.pages import ERRORS, UNAVAILABLE, error_page, redirect
 from carework.vocab import Role
 
 COOKIE = "carework_ui"
@@ -36,7 +42,7 @@ class CrossSiteRefused(Forbidden):
 
 class UiRoute(UnitOfWorkRoute):
     """``UnitOfWorkRoute`` (the work is rolled back and the refusal audited), and then the
-    refusal as a page."""
+    refusal as a page; a database that cannot serve as a 503 page with Retry-After."""
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
@@ -44,6 +50,11 @@ class UiRoute(UnitOfWorkRoute):
         async def run(request: Request) -> Response:
             try:
                 return await handler(request)
+            except Unavailable as exc:
+                # Not a redirect, even after a post: the page it would lead to fails too.
+                response = error_page(request, 503, UNAVAILABLE)
+                response.headers["Retry-After"] = str(exc.retry_after)
+                return response
             except CrossSiteRefused:
                 return error_page(request, 403, "Skjemaet kom ikke fra denne nettsiden.")
             except Unauthorized:

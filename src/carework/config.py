@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     jwt_public_key_file: Path | None = None
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
+    # On SIGTERM, how long each server process lets requests in flight finish before it
+    # cancels them (uvicorn's timeout_graceful_shutdown). Keep it below the orchestrator's
+    # grace period (Kubernetes: terminationGracePeriodSeconds, default 30).
+    shutdown_timeout_seconds: int = Field(default=20, ge=0)
 
     @property
     def embedded(self) -> bool:

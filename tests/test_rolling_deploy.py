@@ -8,21 +8,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 
+from carework.auth.dev_keys import load_or_create_dev_key
 from carework.db import migrate
 from carework.db.embedded import EmbeddedPostgres
 from tests.factories import TokenMaker, World, create_plan, make_world
-from tests.live import CAREWORK, LiveServer, child_env, clients_across_workers
+from tests.live import (
+    CAREWORK,
+    LiveServer,
+    child_env,
+    clients_across_workers,
+    postgres_processes,
+    wait_until_gone,
+)
 
 pytestmark = pytest.mark.live
 
@@ -158,6 +170,10 @@ def wait_refused(port: int, within: float = 5) -> None:
         time.sleep(0.02)
 
 
+def goals_title(i: int) -> str:
+    return f"Mål {i}"
+
+
 async def goals_to_patch(server: LiveServer, world: World, count: int) -> list[tuple[str, str]]:
     """``count`` goals on a fresh plan: (their URL, their ETag)."""
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30.0) as client:
@@ -167,7 +183,7 @@ async def goals_to_patch(server: LiveServer, world: World, count: int) -> list[t
         for i in range(count):
             response = await client.post(
                 f"{plan_url}/goals",
-                json={"domain": "treatment", "title": f"Mål {i}"},
+                json={"domain": "treatment", "title": goals_title(i)},
                 headers=world.clinician.headers,
             )
             assert response.status_code == 201, response.text
@@ -175,33 +191,94 @@ async def goals_to_patch(server: LiveServer, world: World, count: int) -> list[t
         return goals
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@dataclass
+class Deployment:
+    """A ``carework serve`` to start, the database it uses, and tokens it trusts."""
+
+    args: list[str]
+    env: dict[str, str]
+    tokens: TokenMaker
+    pgdata: Path | None  # the embedded database's, which the server stops itself
+
+    def database_url(self) -> str:
+        """The URL the test connects with (the embedded server's: from its postmaster.pid)."""
+        if self.pgdata is None:
+            return self.env["DATABASE_URL"]
+        socket_dir = (self.pgdata / "postmaster.pid").read_text().splitlines()[4]
+        return f"postgresql://postgres@/carework?host={socket_dir}"
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """For an embedded database: its Unix socket path must stay under ~100 bytes."""
+    path = Path(tempfile.mkdtemp(dir="/tmp", prefix="cwd"))
+    try:
+        yield path
+    finally:
+        for process in postgres_processes(path / "pgdata"):  # only if the test failed
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.terminate()
+        psutil.wait_procs(postgres_processes(path / "pgdata"), timeout=10)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("workers", "database"), [(1, "external"), (2, "embedded")], ids=["1-worker", "2-workers"]
+)
 async def test_sigterm_lets_every_request_in_flight_finish(
-    database_url: str, data_dir: Path, tmp_path: Path, tokens: TokenMaker, workers: int
+    database_url: str,
+    data_dir: Path,
+    short_dir: Path,
+    tmp_path: Path,
+    tokens: TokenMaker,
+    workers: int,
+    database: str,
 ) -> None:
     """Goal PATCHes wait on row locks the test holds; SIGTERM; the server refuses new
     connections at once, yet every PATCH in flight answers 200 and is saved once the locks
-    go, and the process exits 0 within the drain timeout."""
-    env = child_env(
-        DATABASE_URL=database_url,
-        CAREWORK_DEV_AUTH="1",
-        CAREWORK_DATA_DIR=str(data_dir),
-        CAREWORK_SHUTDOWN_TIMEOUT_SECONDS=str(SHUTDOWN_TIMEOUT),
-    )
-    server = LiveServer(["--workers", str(workers)], env, tmp_path / "serve.log")
-    holder = await asyncpg.connect(database_url)
-    watcher = await asyncpg.connect(database_url)
+    go, and the process exits 0 within the drain timeout. With the embedded database, that
+    database stops only after the drain (one PATCH, the last, is still in flight while the
+    others' writes are read back)."""
+    timeout = {"CAREWORK_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_TIMEOUT)}
+    if database == "external":
+        deployment = Deployment(
+            ["--workers", str(workers)],
+            child_env(
+                DATABASE_URL=database_url,
+                CAREWORK_DEV_AUTH="1",
+                CAREWORK_DATA_DIR=str(data_dir),
+                **timeout,
+            ),
+            tokens,
+            None,
+        )
+    else:
+        load_or_create_dev_key(short_dir / "dev-signing-key.pem")  # before the workers race
+        deployment = Deployment(
+            ["--workers", str(workers), "--data-dir", str(short_dir)],
+            child_env(**timeout),
+            TokenMaker(short_dir / "dev-signing-key.pem"),
+            short_dir / "pgdata",
+        )
+    server = LiveServer(deployment.args, deployment.env, tmp_path / "serve.log")
+    connections: list[asyncpg.Connection] = []
     try:
         server.wait_ready()
         wait_started(server, workers)
-        world = make_world(tokens)
+        url = deployment.database_url()
+        holder, last, watcher = connections = [await asyncpg.connect(url) for _ in range(3)]
+        world = make_world(deployment.tokens)
         opened = clients_across_workers(server, 3) if workers > 1 else plain_clients(server, 4)
         async with opened as clients:
             goals = await goals_to_patch(server, world, len(clients))
             ids = [url.rsplit("/", 1)[1] for url, _ in goals]
-            held = holder.transaction()
+            held, held_last = holder.transaction(), last.transaction()
             await held.start()
-            await holder.execute("SELECT 1 FROM goal WHERE id = ANY($1::uuid[]) FOR UPDATE", ids)
+            await held_last.start()
+            await holder.execute(
+                "SELECT 1 FROM goal WHERE id = ANY($1::uuid[]) FOR UPDATE", ids[:-1]
+            )
+            await last.execute("SELECT 1 FROM goal WHERE id = $1 FOR UPDATE", ids[-1])
             patches = [
                 asyncio.create_task(
                     client.patch(
@@ -214,8 +291,8 @@ async def test_sigterm_lets_every_request_in_flight_finish(
             ]
             await wait_for(
                 watcher,
-                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-                holder.get_server_pid(),
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE cardinality(pg_blocking_pids(pid)) > 0",
                 expect=len(patches),
                 within=30,
             )
@@ -227,29 +304,38 @@ async def test_sigterm_lets_every_request_in_flight_finish(
             await asyncio.sleep(max(0.0, HOLD_AFTER_SIGTERM - refused_after))
             assert server.proc.poll() is None, "the server left before its requests finished"
             assert not any(p.done() for p in patches)
-            await held.rollback()
 
-            responses = await asyncio.gather(*patches)
+            await held.rollback()
+            responses = await asyncio.gather(*patches[:-1])
+            assert [r.status_code for r in responses] == [200] * len(responses), [
+                r.text for r in responses
+            ]
+            # Saved while the server still drains (the last PATCH keeps it from finishing).
+            titles = await watcher.fetch("SELECT title FROM goal WHERE id = ANY($1::uuid[])", ids)
+            saved = [f"Lagret under stopp {i}" for i in range(len(patches) - 1)]
+            assert sorted(row["title"] for row in titles) == sorted(
+                [*saved, goals_title(len(patches) - 1)]
+            )
+            await held_last.rollback()
+            response = await patches[-1]
+            assert response.status_code == 200, response.text
+            assert response.json()["title"] == f"Lagret under stopp {len(patches) - 1}"
             exit_code = await asyncio.to_thread(server.proc.wait, SHUTDOWN_TIMEOUT + 10)
             drained_in = time.monotonic() - sigterm_at
-        assert [r.status_code for r in responses] == [200] * len(patches), [
-            r.text for r in responses
-        ]
-        titles = await watcher.fetch("SELECT title FROM goal WHERE id = ANY($1::uuid[])", ids)
-        assert sorted(row["title"] for row in titles) == sorted(
-            f"Lagret under stopp {i}" for i in range(len(patches))
-        )
         assert exit_code == 0, server.log()
         assert drained_in < SHUTDOWN_TIMEOUT
+        if deployment.pgdata is not None:
+            assert not wait_until_gone(deployment.pgdata), "the embedded database still runs"
         print(  # the figures docs/operations/deploys.md quotes (pytest -s)
-            f"\nworkers={workers}: {len(patches)} in flight, all 200; refused new connections "
-            f"after {refused_after:.2f} s; exited {drained_in:.2f} s after SIGTERM "
-            f"({drained_in - HOLD_AFTER_SIGTERM:.2f} s after the locks went)"
+            f"\nworkers={workers} ({database}): {len(patches)} in flight, all 200; refused "
+            f"new connections after {refused_after:.2f} s; exited {drained_in:.2f} s after "
+            f"SIGTERM ({drained_in - HOLD_AFTER_SIGTERM:.2f} s after the first locks went)"
         )
     finally:
-        await holder.close()  # first: a server still draining waits for these locks
+        for conn in connections:  # first: a server still draining waits for their locks
+            with contextlib.suppress(OSError, asyncpg.PostgresError):
+                await conn.close()
         server.terminate()
-        await watcher.close()
 
 
 async def test_requests_still_in_flight_at_the_drain_timeout_are_cut_off(

@@ -48,6 +48,7 @@ def _configure(connection: Connection | None = None) -> None:
 
 
 def _run_sync(connection: Connection) -> None:
+    compatibility.check_declarations(context.script)
     with holding_migration_lock(connection):
         _configure(connection)
         with context.begin_transaction():

@@ -33,7 +33,8 @@ EXPAND, CONTRACT = "e0e0e0e0e001", "c0c0c0c0c002"
 
 
 def script(revision: str, down: str | None, serves_code_from: str | None) -> str:
-    """A migration that adds a nullable column to ``plan`` (old code never reads it)."""
+    """An expand step: a nullable column on ``plan`` (old code never reads it), indexed
+    concurrently (outside the migration's transaction, as on a table in use)."""
     declaration = "" if serves_code_from is None else f"serves_code_from = {serves_code_from!r}"
     return textwrap.dedent(f'''\
         """test step {revision}"""
@@ -50,9 +51,14 @@ def script(revision: str, down: str | None, serves_code_from: str | None) -> str
 
         def upgrade() -> None:
             op.add_column("plan", sa.Column("col_{revision}", sa.Text(), nullable=True))
+            with op.get_context().autocommit_block():
+                op.create_index(
+                    "ix_{revision}", "plan", ["col_{revision}"], postgresql_concurrently=True
+                )
 
 
         def downgrade() -> None:
+            op.drop_index("ix_{revision}", "plan")
             op.drop_column("plan", "col_{revision}")
         ''')
 
@@ -169,5 +175,5 @@ async def test_a_declaration_naming_no_ancestor_fails_the_migration_and_changes_
             )
     finally:
         await engine.dispose()
-    assert (version, added) == (HEAD, 0)  # the step and its record are one transaction
+    assert (version, added) == (HEAD, 0)  # refused before any step ran
     assert await served_by(fresh_url, EXPAND) == set()

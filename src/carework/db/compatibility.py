@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext, MigrationInfo
-from alembic.script import Script
+from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionMap
 from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, select, text
 from sqlalchemy.engine import Connection
@@ -67,6 +67,13 @@ def served_code(revisions: RevisionMap, revision: str) -> list[str]:
     if not isinstance(oldest, str):
         raise TypeError(f"{script.path}: {DECLARATION} must be a revision id, not {oldest!r}")
     return [r.revision for r in revisions.iterate_revisions(revision, oldest, inclusive=True)]
+
+
+def check_declarations(scripts: ScriptDirectory) -> None:
+    """Refuse to run with a declaration that names no ancestor, before any step runs: a step
+    that builds an index concurrently commits part of itself before its end."""
+    for script in scripts.walk_revisions():
+        served_code(scripts.revision_map, script.revision)
 
 
 def ensure_table(connection: Connection) -> None:

@@ -127,6 +127,9 @@ async def test_migrate_runs_at_once_take_turns(embedded_pg: EmbeddedPostgres) ->
 
 
 SHUTDOWN_TIMEOUT = 20
+#: Spawned workers import the app afresh, after the embedded database's initdb and migration:
+#: on 2 cores shared with other test runs (load 9) that took over 30 s.
+STARTUP_ALLOWANCE = 120
 HOLD_AFTER_SIGTERM = 1.0  # how long the test keeps the requests in flight after SIGTERM
 
 
@@ -263,8 +266,8 @@ async def test_sigterm_lets_every_request_in_flight_finish(
     server = LiveServer(deployment.args, deployment.env, tmp_path / "serve.log")
     connections: list[asyncpg.Connection] = []
     try:
-        server.wait_ready()
-        wait_started(server, workers)
+        server.wait_ready(STARTUP_ALLOWANCE)
+        wait_started(server, workers, STARTUP_ALLOWANCE)
         url = deployment.database_url()
         holder, last, watcher = connections = [await asyncpg.connect(url) for _ in range(3)]
         world = make_world(deployment.tokens)

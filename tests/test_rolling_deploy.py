@@ -323,6 +323,8 @@ async def test_sigterm_lets_every_request_in_flight_finish(
             response = await patches[-1]
             assert response.status_code == 200, response.text
             assert response.json()["title"] == f"Lagret under stopp {len(patches) - 1}"
+            # Each answer ends its connection: the client goes elsewhere for the next request.
+            assert {r.headers.get("connection") for r in [*responses, response]} == {"close"}
             exit_code = await asyncio.to_thread(server.proc.wait, SHUTDOWN_TIMEOUT + 10)
             drained_in = time.monotonic() - sigterm_at
         assert exit_code == 0, server.log()

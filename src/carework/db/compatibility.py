@@ -110,20 +110,31 @@ class SchemaState:
 
 
 async def schema_state(engine: AsyncEngine, code_head: str | None) -> SchemaState:
-    def read(connection: Connection) -> SchemaState:
-        current = MigrationContext.configure(connection).get_current_revision()
-        if current is None or current == code_head:
-            return SchemaState(current, code_head, serves_code=current is not None)
-        # Only a database not at our head is asked, so a missing table costs nothing at head.
-        if connection.scalar(text("SELECT to_regclass('schema_compatibility')")) is None:
+    """Plain SQL rather than Alembic's ``MigrationContext``, which logs two lines per call, and
+    this runs on every readiness probe: two short statements at head, three otherwise."""
+    async with engine.connect() as conn:
+        has_versions, has_compatibility = (
+            await conn.execute(
+                text(
+                    "SELECT to_regclass('alembic_version') IS NOT NULL,"
+                    " to_regclass('schema_compatibility') IS NOT NULL"
+                )
+            )
+        ).one()
+        if not has_versions:  # never migrated
+            return SchemaState(None, code_head, serves_code=False)
+        heads = sorted(await conn.scalars(text("SELECT version_num FROM alembic_version")))
+        if len(heads) != 1:  # not migrated, or unmerged branches: never ready
+            return SchemaState(",".join(heads) or None, code_head, serves_code=False)
+        current = heads[0]
+        if current == code_head:
+            return SchemaState(current, code_head, serves_code=True)
+        if not has_compatibility:
             return SchemaState(current, code_head, serves_code=False)
-        served = connection.scalar(
+        served = await conn.scalar(
             select(schema_compatibility.c.code_revision).where(
                 schema_compatibility.c.revision == current,
                 schema_compatibility.c.code_revision == code_head,
             )
         )
         return SchemaState(current, code_head, serves_code=served is not None)
-
-    async with engine.connect() as conn:
-        return await conn.run_sync(read)

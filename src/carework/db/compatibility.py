@@ -7,7 +7,7 @@ leaves the old code working, and it says so in its script::
     serves_code_from = "<revision>"   # the oldest code revision this schema still serves
 
 The old replicas do not have that script, so the migration environment (``migrations/env.py``)
-writes what it declares into ``schema_compatibility`` in the upgrade's own transaction: one row
+writes what it declares into ``schema_compatibility`` in the transaction that stamps it: one row
 per code revision the schema at ``revision`` serves (itself, and every revision back to
 ``serves_code_from``). ``/readyz`` of code built for head H is ready when the database is at H,
 or when the row (database revision, H) is there. A script that declares nothing serves only

@@ -1,4 +1,9 @@
-"""Alembic environment: async engine on asyncpg, models' metadata as the target."""
+"""Alembic environment: async engine on asyncpg, models' metadata as the target.
+
+Online, each run holds the database's migration lock (``carework.db.migration_lock``), and each
+step records in its own transaction which code revisions the schema serves
+(``carework.db.compatibility``: a script's ``serves_code_from``), which ``/readyz`` reads.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from carework.config import get_settings
+from carework.db import compatibility
+from carework.db.migration_lock import holding_migration_lock
 from carework.db.session import to_async_url
 from carework.models import Base
 
@@ -35,13 +42,18 @@ def _configure(connection: Connection | None = None) -> None:
         compare_type=True,
         compare_server_default=True,
         literal_binds=connection is None,
+        include_object=compatibility.include_object,
+        on_version_apply=compatibility.record_step if connection is not None else (),
     )
 
 
 def _run_sync(connection: Connection) -> None:
-    _configure(connection)
-    with context.begin_transaction():
-        context.run_migrations()
+    compatibility.check_declarations(context.script)
+    with holding_migration_lock(connection):
+        _configure(connection)
+        with context.begin_transaction():
+            compatibility.ensure_table(connection)
+            context.run_migrations()
 
 
 async def _run_async() -> None:

@@ -37,6 +37,7 @@ FLOORS: list[tuple[str, frozenset[str]]] = [
     ("audiences", frozenset({"api", "fhir", "ui", "operations"})),
     ("the app", frozenset({"app"})),
     ("the spec", frozenset({"openapi"})),
+    ("the server processes", frozenset({"serving"})),
     ("the command line", frozenset({"cli"})),
 ]
 FLOOR = {package: n for n, (_, packages) in enumerate(FLOORS) for package in packages}

@@ -69,6 +69,7 @@ async def test_readyz_is_ready_on_the_migrated_database(client: httpx.AsyncClien
         "status": "ready",
         "database": "ok",
         "migrations": migrate.head_revision(),
+        "code_head": migrate.head_revision(),
     }
 
 

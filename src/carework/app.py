@@ -20,7 +20,12 @@ from carework.db.embedded import EmbeddedPostgres
 from carework.db.session import make_engine, make_sessionmaker
 from carework.fhir import router as fhir
 from carework.http.headers import SecurityHeaders, SecurityHeadersMiddleware
-from carework.http.middleware import AccessLogMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from carework.http.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    CutOffAtShutdownMiddleware,
+    RequestIdMiddleware,
+)
 from carework.http.problem import install_problem_handlers
 from carework.idempotency import sealing
 from carework.idempotency import service as idempotency
@@ -136,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "dev auth is ON with an external database: tokens from `carework dev-token` work"
         )
     install_problem_handlers(app)
+    app.add_middleware(CutOffAtShutdownMiddleware)  # innermost: its 503 gets the request id
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware)  # inside RequestIdMiddleware: the line has the id
     app.add_middleware(RequestIdMiddleware)

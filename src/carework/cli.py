@@ -46,8 +46,11 @@ def _fresh_metrics_dir(data_dir: Path) -> Path:
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     """SIGTERM asks for a clean stop: unwind through ``finally`` blocks and exit 0.
 
-    uvicorn shuts down gracefully on SIGTERM and then raises the signal again; with the default
-    action the process would die right there, before the embedded database is stopped.
+    While uvicorn serves, its own handler has SIGTERM: it drains, restores this handler and
+    raises the signal again (one worker), or its supervisor keeps the signal and returns once
+    the workers have drained (``--workers N``). With the default action the process would die
+    right there, before the embedded database is stopped; with this one it stops it, after the
+    drain (``carework.serving``).
     """
     raise SystemExit(0)
 
@@ -64,8 +67,8 @@ def serve(
 ) -> None:
     """Run the service. Without DATABASE_URL an embedded PostgreSQL starts in the data dir."""
     import structlog
-    import uvicorn
 
+    from carework import serving
     from carework.db import migrate
     from carework.db.embedded import EmbeddedPostgres
     from carework.logs import configure_logging
@@ -79,33 +82,22 @@ def serve(
     configure_logging(settings.log_level)
     log = structlog.stdlib.get_logger("carework.cli")
     embedded: EmbeddedPostgres | None = None
-    if settings.database_url is None:
-        embedded = EmbeddedPostgres(settings.pgdata)
-        log.info("starting embedded postgresql", pgdata=str(settings.pgdata))
-        url = embedded.start()
-        log.info("migrating to head")
-        migrate.upgrade(url)
-        # Workers inherit the database this process owns (and so the embedded defaults).
-        os.environ["CAREWORK_DATABASE_URL"] = url
-        os.environ["CAREWORK_DATABASE_IS_EMBEDDED"] = "1"
-        # A single worker runs in this process: its app must see that URL too, not a cached
-        # "no database" that would make its lifespan open (and later stop) the server again.
-        get_settings.cache_clear()
-    try:
-        uvicorn.run(
-            "carework.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            proxy_headers=True,
-            server_header=False,
-            log_level=settings.log_level.lower(),
-            # Our JSON handler on the root logger formats uvicorn's lines too; the access line
-            # is carework's own (AccessLogMiddleware), without the query string.
-            log_config=None,
-            access_log=False,
-        )
+    try:  # a SIGTERM while the embedded database starts stops it, too
+        if settings.database_url is None:
+            embedded = EmbeddedPostgres(settings.pgdata)
+            log.info("starting embedded postgresql", pgdata=str(settings.pgdata))
+            url = embedded.start()
+            log.info("migrating to head")
+            migrate.upgrade(url)
+            # Workers inherit the database this process owns (and so the embedded defaults).
+            os.environ["CAREWORK_DATABASE_URL"] = url
+            os.environ["CAREWORK_DATABASE_IS_EMBEDDED"] = "1"
+            # A single worker runs in this process: its app must see that URL too, not a
+            # cached "no database" that would make its lifespan open (and later stop) the
+            # server again.
+            get_settings.cache_clear()
+        # Returns (or raises SystemExit(0) via _exit_cleanly) once every request has drained.
+        serving.run(settings, host=host, port=port, workers=workers)
     finally:
         if embedded is not None:
             log.info("stopping embedded postgresql")
@@ -117,11 +109,17 @@ def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
     data_dir: DataDir = None,
 ) -> None:
-    """Migrate the database (DATABASE_URL, or the embedded one) to a revision."""
+    """Migrate the database (DATABASE_URL, or the embedded one) to a revision.
+
+    Runs at once are serialised by a lock in the database; a run that waited finds the work
+    done. Each step applied is logged (Alembic's "Running upgrade A -> B").
+    """
     from carework.db import migrate as migrations
     from carework.db.embedded import EmbeddedPostgres
+    from carework.logs import configure_logging
 
     settings = _settings(data_dir)
+    configure_logging(settings.log_level)
     if settings.database_url is not None:
         migrations.upgrade(settings.database_url.get_secret_value(), revision)
         return

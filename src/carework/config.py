@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=DB_POOL_TIMEOUT_SECONDS, gt=0)
     db_connect_timeout_seconds: float = Field(default=DB_CONNECT_TIMEOUT_SECONDS, gt=0)
     db_command_timeout_seconds: float = Field(default=DB_COMMAND_TIMEOUT_SECONDS, gt=0)
+    # On SIGTERM, how long each server process lets requests in flight finish before it
+    # cancels them (uvicorn's timeout_graceful_shutdown). Keep it below the orchestrator's
+    # grace period (Kubernetes: terminationGracePeriodSeconds, default 30).
+    shutdown_timeout_seconds: int = Field(default=20, ge=0)
 
     @property
     def embedded(self) -> bool:

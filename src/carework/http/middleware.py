@@ -3,6 +3,7 @@ access log line per request, and a hard limit on body size."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -175,3 +176,48 @@ class BodyLimitMiddleware:
             413, _too_large_detail(self.max_bytes), slug="payload-too-large"
         )
         await response(scope, receive, send)
+
+
+#: How soon a request cut off by a stopping server may be tried again (on another replica).
+CUT_OFF_RETRY_AFTER_SECONDS = 1
+
+
+class CutOffAtShutdownMiddleware:
+    """503 with ``Retry-After`` for a request the server cancels as it stops, not uvicorn's 500.
+
+    On SIGTERM uvicorn waits for the requests in flight, and after
+    ``CAREWORK_SHUTDOWN_TIMEOUT_SECONDS`` cancels those still running (``carework.serving``);
+    nothing else cancels a request. Its transaction is rolled back on the way out (unless the
+    cancellation came mid-commit), so the caller should send it again: a repeat is safe with
+    ``If-Match`` or ``Idempotency-Key``. The cancellation is passed on.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except asyncio.CancelledError:
+            if not started:
+                response = problem_response(
+                    503,
+                    "The server stopped before this request finished. Send it again: "
+                    "If-Match and Idempotency-Key keep a repeat safe.",
+                    slug="unavailable",
+                    title="Service Unavailable",
+                    headers={"Retry-After": str(CUT_OFF_RETRY_AFTER_SECONDS)},
+                )
+                await response(scope, receive, send)
+            raise

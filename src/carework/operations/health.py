@@ -4,9 +4,12 @@
     The process is alive and serving. It touches nothing else, so a database outage does not
     make an orchestrator restart every replica.
 ``GET /readyz``
-    The database answers and its Alembic revision is the one this code was built for: a
-    replica that is not ready should get no traffic (before ``carework migrate``, or while the
-    database is down). Otherwise 503 problem+json naming what is wrong.
+    The database answers and its schema serves this code: its Alembic revision is the one this
+    code was built for, or a later one whose migrations declared this code still served
+    (``db.compatibility``: expand migrations during a rolling deploy). A replica that is not
+    ready should get no traffic (before ``carework migrate``, while the database is down, or
+    once a migration this code cannot run on is applied). Otherwise 503 problem+json naming
+    what is wrong.
 
 Neither needs a token or touches patient data, so they run outside
 ``http.route.UnitOfWorkRoute``: no session, no audit event.
@@ -20,10 +23,10 @@ import logging
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from carework.db import migrate
+from carework.db import compatibility, migrate
 from carework.http.problem import PROBLEM_MEDIA_TYPE, Problem, problem_response
 
 log = logging.getLogger("carework.health")
@@ -41,7 +44,11 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready"]
     database: Literal["ok"]
-    migrations: str
+    migrations: str = Field(description="The database's migration revision.")
+    code_head: str = Field(
+        description="The revision this code was built for: `migrations` itself, or one the "
+        "database's later migrations declared compatible."
+    )
 
 
 @functools.cache
@@ -64,12 +71,14 @@ async def healthz() -> Health:
     "/readyz",
     response_model=Readiness,
     operation_id="readyz",
-    summary="Readiness: the database answers and its migrations are at head",
+    summary="Readiness: the database answers and its schema serves this code",
     responses={
         503: {
             "model": Problem,
-            "description": "Not ready: the database does not answer or is not at head. "
-            "`database` says `ok` or `unreachable`; `migrations` is the database's revision.",
+            "description": "Not ready: the database does not answer, or its schema does not "
+            "serve this code (behind it, or a later migration that did not declare it "
+            "compatible). `database` says `ok` or `unreachable`; `migrations` is the "
+            "database's revision, `code_head` this code's.",
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
     },
@@ -79,7 +88,7 @@ async def readyz(request: Request) -> Response | Readiness:
     head = _head_revision()
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-            current = await migrate.current_revision(engine)
+            schema = await compatibility.schema_state(engine, head)
     except Exception:  # whatever keeps the database from answering, we are not ready
         log.warning("readiness: the database does not answer", exc_info=True)
         return problem_response(
@@ -89,15 +98,30 @@ async def readyz(request: Request) -> Response | Readiness:
             title="Not Ready",
             database="unreachable",
             migrations=None,
+            code_head=head,
         )
-    if current is None or current != head:  # an unmigrated database is never ready
+    current = schema.revision
+    if current is None or not schema.serves_code:  # an unmigrated database is never ready
         return problem_response(
             503,
-            f"The database is at migration {current or 'none'}, this code needs {head}: "
-            "run `carework migrate`.",
+            _not_served(current, head),
             slug="not-ready",
             title="Not Ready",
             database="ok",
             migrations=current,
+            code_head=head,
         )
-    return Readiness(status="ready", database="ok", migrations=current)
+    assert head is not None  # a database at a revision serves code that has one
+    return Readiness(status="ready", database="ok", migrations=current, code_head=head)
+
+
+def _not_served(current: str | None, head: str | None) -> str:
+    if current is None or migrate.knows_revision(current):
+        return (
+            f"The database is at migration {current or 'none'}, this code needs {head}: "
+            "run `carework migrate`."
+        )
+    return (
+        f"The database is at migration {current}, which this code ({head}) does not know and "
+        "which does not declare it compatible: replace this replica with newer code."
+    )

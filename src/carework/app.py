@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from carework import __version__, operations, ui
 from carework.api import audit, dps, nav, patient
+from carework.audit import checkpoint, verification
 from carework.auth.tokens import TokenVerifier
 from carework.config import Settings, get_settings
 from carework.db.embedded import EmbeddedPostgres
@@ -54,7 +55,15 @@ def housekeeping_jobs(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> list[housekeeping.Job]:
     """The periodic jobs every server process runs (``operations.housekeeping``)."""
-    return []
+    location = checkpoint.Location.of(settings)
+    interval = settings.audit_checkpoint_interval_seconds
+
+    async def write_checkpoint() -> None:
+        written = await checkpoint.take_periodic(sessionmaker, location, interval)
+        if written is not None:
+            log.info("audit checkpoint written: %s", written.name)
+
+    return [housekeeping.Job("audit-checkpoint", interval, write_checkpoint)]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -84,7 +93,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await demo.seed(app.state.sessionmaker)
         settle_garbage_collector()
         try:
-            async with housekeeping.running(housekeeping_jobs(settings, app.state.sessionmaker)):
+            async with (
+                verification.verifier(
+                    app.state.sessionmaker, checkpoint.Location.of(settings)
+                ) as app.state.audit_runs,
+                housekeeping.running(housekeeping_jobs(settings, app.state.sessionmaker)),
+            ):
                 yield
         finally:
             await engine.dispose()

@@ -2,16 +2,19 @@
 ``sha256(prev_hash + canonical JSON of its fields)``; the chain head holds the last one.
 
 Any change to a stored field, a deleted or reordered event, or a dropped tail breaks a link
-that ``verify`` recomputes. (Someone who can rewrite both tables and recompute every hash can
-still forge a chain; publishing head hashes elsewhere closes that, and is a later step.)
+that ``verify`` recomputes. What no link can show, a trail cut back (its newest events deleted
+and the head rewound, or a whole chain deleted with its head), the signed checkpoints kept
+outside the database show (``audit.checkpoint``): ``verify`` compares every chain with the
+newest one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carework.audit import checkpoint
 from carework.audit.record import AuditRecord
 from carework.db import direct
 from carework.models.audit import AuditChainHead, AuditEvent
@@ -176,6 +180,15 @@ class Verification:
     events: int
     chains: int
     first_broken: dict[str, Any] | None = None
+    #: What the newest checkpoint said (``checkpoint.Anchor.summary``); None: not asked.
+    checkpoint: dict[str, Any] | None = None
+
+
+#: Told ``(events verified, events in the snapshot)`` as verification goes.
+Progress = Callable[[int, int], Awaitable[None]]
+PROGRESS_EVERY = 10_000
+#: Hashing is CPU work on the server's event loop: let requests in this often.
+_YIELD_EVERY = 1_000
 
 
 async def _rows(session: AsyncSession) -> AsyncIterator[Row[Any]]:
@@ -187,27 +200,49 @@ async def _rows(session: AsyncSession) -> AsyncIterator[Row[Any]]:
         yield event
 
 
-async def verify(session: AsyncSession) -> Verification:
-    """Recompute every chain from its genesis and compare with the heads.
+async def verify(
+    session: AsyncSession,
+    *,
+    location: checkpoint.Location | None = None,
+    progress: Progress | None = None,
+) -> Verification:
+    """Recompute every chain from its genesis and compare with the heads and, given a checkpoint
+    ``location``, with the newest checkpoint there.
 
     Heads and events must be read from one snapshot: under READ COMMITTED an append that
     commits between the two reads looks like a broken chain. So the check runs in a
     REPEATABLE READ transaction of its own on the session's engine, never in the caller's
-    (a request's own audit append must not run at that isolation level).
+    (a request's own audit append must not run at that isolation level). The checkpoint is read
+    before that snapshot is taken, so every chain in it must have got at least as far.
     """
+    anchor = await asyncio.to_thread(checkpoint.newest, location) if location else None
     async with AsyncSession(session.bind) as snapshot:
         await snapshot.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        return await _verify(snapshot)
+        result = await _verify(snapshot, anchor, progress)
+    if anchor is not None:
+        result.checkpoint = anchor.summary()
+    return result
 
 
-async def _verify(session: AsyncSession) -> Verification:
+async def _verify(
+    session: AsyncSession, anchor: checkpoint.Anchor | None, progress: Progress | None
+) -> Verification:
     heads = {h.chain: (h.seq, h.hash) for h in (await session.scalars(select(AuditChainHead)))}
+    total = 0
+    if progress is not None:
+        total = (await session.execute(select(func.count()).select_from(_event))).scalar_one()
+        await progress(0, total)
+    anchored = anchor.checkpoint.chains if anchor and anchor.checkpoint else {}
+    if anchor is not None and anchor.problem:
+        anchored = {}
     events = 0
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # chain → the last seq verified
     chain: str | None = None
     expected_seq, prev = 0, ""
 
-    def broken(reason: str, at_chain: str, seq: int | None, event_id: Any = None) -> Verification:
+    def broken(
+        reason: str, at_chain: str | None, seq: int | None, event_id: Any = None
+    ) -> Verification:
         where = {"chain": at_chain, "seq": seq, "event_id": _canonical(event_id), "reason": reason}
         return Verification(False, events, len(seen), where)
 
@@ -217,7 +252,7 @@ async def _verify(session: AsyncSession) -> Verification:
                 return broken("the chain ends before its recorded head", chain, expected_seq)
             chain = str(event.chain)
             expected_seq, prev = 0, genesis(chain)
-            seen.add(chain)
+            seen[chain] = 0
         assert chain is not None
         expected_seq += 1
         if event.seq != expected_seq:
@@ -227,11 +262,29 @@ async def _verify(session: AsyncSession) -> Verification:
         fields = {name: getattr(event, name) for name in HASHED_FIELDS}
         if event_hash(prev, fields) != event.hash:
             return broken("the event was changed", chain, event.seq, event.id)
+        mark = anchored.get(chain)
+        if mark is not None and mark[0] == event.seq and mark[1] != event.hash:
+            return broken("the chain differs from its checkpoint", chain, event.seq, event.id)
         prev = event.hash
+        seen[chain] = expected_seq
         events += 1
+        if events % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+            if progress is not None and events % PROGRESS_EVERY == 0:
+                await progress(events, total)
     if chain is not None and heads.get(chain) != (expected_seq, prev):
         return broken("the chain ends before its recorded head", chain, expected_seq)
-    for missing in sorted(set(heads) - seen):
+    for missing in sorted(set(heads) - set(seen)):
         if heads[missing][0] > 0:
             return broken("all events of the chain are gone", missing, 1)
+    if progress is not None:
+        await progress(events, total)
+    if anchor is not None and anchor.problem:
+        return broken(anchor.problem, None, None)
+    for name in sorted(anchored):
+        seq = anchored[name][0]
+        if name not in seen:
+            return broken("the chain is gone", name, seq)
+        if seen[name] < seq:
+            return broken("the chain is behind its checkpoint", name, seq)
     return Verification(True, events, len(seen))

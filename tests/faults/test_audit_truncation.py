@@ -8,7 +8,8 @@ that as a superuser would, on a database of its own, shows that the links alone 
 
 The checkpoints themselves: a forged or edited newest checkpoint, a missing key, and what
 deleting the newest checkpoint does (it rolls the anchor back to the one before: a cut that
-reaches below that one is still found, one above it no longer is; hence WORM storage).
+reaches below that one is still found, one above it no longer is; hence WORM storage), and a
+chain rewritten with every hash recomputed, which the checkpoint's hash shows.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from carework.audit import chain, checkpoint
+from carework.audit.chain import event_hash
 from carework.db.embedded import EmbeddedPostgres
 from tests.factories import TokenMaker
 from tests.faults.trail import Trail, own_trail
@@ -88,6 +90,35 @@ async def test_a_chain_deleted_with_its_head_is_found(trail: Trail) -> None:
     assert await trail.head(gone) is None
     assert (await links_alone(trail)).ok is True
     await assert_broken(trail, {"chain": gone, "seq": written["heads"][gone], "reason": GONE})
+
+
+async def test_a_chain_rewritten_with_every_hash_recomputed_is_found(trail: Trail) -> None:
+    """Who can rewrite both tables and recompute every hash forges a chain whose links all
+    verify; the checkpoint still holds the hash the real chain had."""
+    forged = trail.plans[2]
+    written = await trail.checkpoint()
+    await assert_intact(trail, written)
+    events = await trail.sql("SELECT * FROM audit_event WHERE chain = :c ORDER BY seq", c=forged)
+    prev = events[0]["hash"]
+    for event in events[1:]:
+        if event["seq"] == 2:
+            event["actor_name"] = "Someone Else"
+        event["prev_hash"] = prev
+        event["hash"] = prev = event_hash(prev, event)
+        await trail.sql(
+            "UPDATE audit_event SET actor_name = :n, prev_hash = :p, hash = :h WHERE id = :id",
+            n=event["actor_name"], p=event["prev_hash"], h=event["hash"], id=event["id"],
+        )  # fmt: skip
+    await trail.sql("UPDATE audit_chain_head SET hash = :h WHERE chain = :c", h=prev, c=forged)
+
+    assert (await links_alone(trail)).ok is True
+    at = written["heads"][forged]
+    api, _ = await trail.verify_both()  # the command line says the same
+    assert api["ok"] is False, api
+    assert api["first_broken"] == {
+        "chain": forged, "seq": at, "event_id": str(events[at - 1]["id"]),
+        "reason": "the chain differs from its checkpoint",
+    }  # fmt: skip
 
 
 async def test_the_trail_may_grow_past_its_checkpoint(trail: Trail) -> None:

@@ -15,7 +15,7 @@ import hashlib
 import json
 import operator
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -269,8 +269,9 @@ async def _verify(
     if progress is not None:
         total = (await session.execute(select(func.count()).select_from(_event))).scalar_one()
         await progress(0, total)
-    usable = anchor is not None and anchor.checkpoint is not None and not anchor.problem
-    anchored = anchor.checkpoint.chains if usable and anchor and anchor.checkpoint else {}
+    anchored: Mapping[str, tuple[int, str]] = {}
+    if anchor is not None and anchor.checkpoint is not None and not anchor.problem:
+        anchored = anchor.checkpoint.chains
     events = 0
     seen: dict[str, int] = {}  # chain → the last seq verified
     chain: str | None = None

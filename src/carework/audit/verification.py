@@ -8,7 +8,7 @@ beat is older than ``STALE_AFTER`` belongs to a process that died, and the next 
 failed. A finished run keeps its report (``chain.Verification``) as JSON.
 
 Runs are not incremental: only re-hashing every event finds an old event changed in place, so
-each run starts from every chain's genesis (about 20 s a million events, see
+each run starts from every chain's genesis (about 45 to 55 s a million events on two busy cores,
 ``docs/operations/audit-checkpoints.md``).
 """
 

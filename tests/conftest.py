@@ -78,7 +78,14 @@ def database_url(embedded_pg: EmbeddedPostgres) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, data_dir: Path) -> Settings:
-    return Settings(database_url=database_url, dev_auth=True, data_dir=data_dir)
+    # No periodic audit checkpoints: other tests' servers share this data dir with databases of
+    # their own, and a checkpoint of this one would make theirs look cut back.
+    return Settings(
+        database_url=database_url,
+        dev_auth=True,
+        data_dir=data_dir,
+        audit_checkpoint_interval_seconds=0,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -723,15 +723,25 @@ class TamperDb:
     auditor: Actor
     chain: str  # the plan whose chain the cases tamper with; its events have seq 1..6
     other_plan: str
+    checkpoints: Path  # this database's (empty: checkpoints are tests/faults/'s)
 
 
 @pytest.fixture(scope="module")
 async def tamper_db(
-    embedded_pg: EmbeddedPostgres, data_dir: Path, tokens: TokenMaker
+    embedded_pg: EmbeddedPostgres,
+    data_dir: Path,
+    tokens: TokenMaker,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[TamperDb]:
     url = embedded_pg.create_database("cw_audit_tamper")
     await asyncio.to_thread(migrate.upgrade, url)
-    app = create_app(Settings(database_url=url, dev_auth=True, data_dir=data_dir))
+    checkpoints = tmp_path_factory.mktemp("tamper-checkpoints")
+    app = create_app(
+        Settings(
+            database_url=url, dev_auth=True, data_dir=data_dir,
+            audit_checkpoint_dir=checkpoints, audit_checkpoint_interval_seconds=0,
+        )
+    )  # fmt: skip
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=(CLIENT_IP, 50124))
         async with httpx.AsyncClient(transport=transport, base_url="http://tamper.test") as c:
@@ -760,7 +770,7 @@ async def tamper_db(
                 assert (await c.get(f"{DPS}/{plan_id}")).status_code == 401
                 denied = await c.get(f"{DPS}/{plan_id}", headers=world.other_clinician.headers)
                 assert denied.status_code == 404
-            db = TamperDb(url, app, c, world.auditor, plans[1], plans[2])
+            db = TamperDb(url, app, c, world.auditor, plans[1], plans[2], checkpoints)
             seqs = await sql(app, "SELECT seq FROM audit_event WHERE chain = :c ORDER BY seq",
                              c=db.chain)  # fmt: skip
             assert [r["seq"] for r in seqs] == [1, 2, 3, 4, 5, 6]
@@ -790,7 +800,8 @@ async def verify_http(db: TamperDb) -> dict[str, Any]:
 
 
 async def verify_cli(db: TamperDb) -> tuple[int, dict[str, Any]]:
-    result = await asyncio.to_thread(run_cli, "audit", "verify", env=child_env(DATABASE_URL=db.url))
+    env = child_env(DATABASE_URL=db.url, CAREWORK_AUDIT_CHECKPOINT_DIR=str(db.checkpoints))
+    result = await asyncio.to_thread(run_cli, "audit", "verify", env=env)
     assert result.returncode in (0, 1), result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1, result.stdout + result.stderr
@@ -804,8 +815,11 @@ async def test_an_untouched_trail_verifies_over_http_and_on_the_command_line(
 ) -> None:
     [count] = await sql(pristine.app, "SELECT count(*) AS n FROM audit_event")
     body = await verify_http(pristine)
-    assert body == {"ok": True, "events": count["n"], "chains": body["chains"],
-                    "first_broken": None}  # fmt: skip
+    report = {key: body[key] for key in ("ok", "events", "chains", "first_broken")}
+    assert report == {"ok": True, "events": count["n"], "chains": body["chains"],
+                      "first_broken": None}  # fmt: skip
+    assert body["run"]["state"] == "done", body  # the run this call started, finished
+    assert body["checkpoint"]["state"] == "none", body  # none written yet: nothing to compare
     assert body["chains"] >= 4  # three plans and at least one shared chain
     # The verify request itself is audited too: the command line sees one more event.
     returncode, report = await verify_cli(pristine)

@@ -127,6 +127,8 @@ MATRIX: list[Row] = [
     # is as allowed as any (``out_of_scope`` repeats the allowed code).
     R("GET /api/v1/audit/events",                                     403, 403, 403, 200, 401, 200),
     R("GET /api/v1/audit/verify",                                     403, 403, 403, 200, 401, 200),
+    R("POST /api/v1/audit/verifications",                             403, 403, 403, 202, 401, 202),
+    R("GET /api/v1/audit/verifications/{verification_id}",            403, 403, 403, 200, 401, 200),
     R("GET /fhir/r4/CarePlan/{plan_id}",                              200, 403, 403, 403, 401, 404),
     R("GET /fhir/r4/Goal",                                            200, 403, 403, 403, 401, 404),
     # Reviews, the EHR status check and quality indicators.
@@ -534,6 +536,33 @@ async def s_audit_verify(ctx: Ctx) -> Call:
     return Call("/api/v1/audit/verify", plan_id=plan_id, check=check)
 
 
+async def s_audit_start_verification(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        run = response.json()
+        assert run["state"] in {"running", "done"}, run
+        assert response.headers["location"] == f"/api/v1/audit/verifications/{run['id']}"
+
+    return Call("/api/v1/audit/verifications", plan_id=plan_id, check=check)
+
+
+async def s_audit_read_verification(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    started = await ctx.client.post(
+        "/api/v1/audit/verifications", headers=ctx.world.auditor.headers
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["id"]
+
+    def check(response: httpx.Response, actor: Actor, insider: bool) -> None:
+        run = response.json()
+        assert run["id"] == run_id, run
+        assert run["state"] in {"running", "done"}, run
+
+    return Call(f"/api/v1/audit/verifications/{run_id}", plan_id=plan_id, check=check)
+
+
 async def s_read_history(ctx: Ctx) -> Call:
     plan_id = await ctx.plan()
     await ctx.goal(plan_id)
@@ -848,6 +877,8 @@ SCENARIOS: dict[str, Scenario] = {
     "GET /api/v1/patient/access-log": s_patient_access_log,
     "GET /api/v1/audit/events": s_audit_events,
     "GET /api/v1/audit/verify": s_audit_verify,
+    "POST /api/v1/audit/verifications": s_audit_start_verification,
+    "GET /api/v1/audit/verifications/{verification_id}": s_audit_read_verification,
     "GET /api/v1/{side}/plans/{plan_id}/history": s_read_history,
     "GET /api/v1/{side}/events": s_read_feed,
     "GET /fhir/r4/CarePlan/{plan_id}": s_fhir_care_plan,

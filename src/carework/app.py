@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from carework import __version__, operations, ui
 from carework.api import audit, dps, nav, patient
+from carework.audit import checkpoint, verification
 from carework.auth.tokens import TokenVerifier
 from carework.config import Settings, get_settings
 from carework.db.embedded import EmbeddedPostgres
@@ -66,12 +67,21 @@ def housekeeping_jobs(
     async def purge_idempotency_keys() -> None:
         await idempotency.purge_expired(sessionmaker)
 
+    location = checkpoint.Location.of(settings)
+    checkpoint_interval = settings.audit_checkpoint_interval_seconds
+
+    async def write_checkpoint() -> None:
+        written = await checkpoint.take_periodic(sessionmaker, location, checkpoint_interval)
+        if written is not None:
+            log.info("audit checkpoint written: %s", written.name)
+
     return [
         housekeeping.Job(
             "idempotency-purge",
             settings.idempotency_purge_interval_seconds,
             purge_idempotency_keys,
         ),
+        housekeeping.Job("audit-checkpoint", checkpoint_interval, write_checkpoint),
     ]
 
 
@@ -116,7 +126,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settle_garbage_collector()
         jobs = [*housekeeping_jobs(settings, app.state.sessionmaker), *metrics.jobs(app)]
         try:
-            async with housekeeping.running(jobs):
+            async with (
+                verification.verifier(
+                    app.state.sessionmaker, checkpoint.Location.of(settings)
+                ) as app.state.audit_runs,
+                housekeeping.running(jobs),
+            ):
                 yield
         finally:
             await engine.dispose()

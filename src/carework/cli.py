@@ -1,9 +1,11 @@
-"""The ``carework`` command: serve, migrate, dev-token."""
+"""The ``carework`` command: serve, migrate, dev-token, audit, openapi."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -157,38 +159,96 @@ audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
 app.add_typer(audit_app, name="audit")
 
 
+@contextlib.contextmanager
+def _database(settings: Settings) -> Iterator[str]:
+    """The URL of ``DATABASE_URL``, or of the embedded database, started for the block."""
+    from carework.db.embedded import EmbeddedPostgres
+
+    if settings.database_url is not None:
+        yield settings.database_url.get_secret_value()
+        return
+    embedded = EmbeddedPostgres(settings.pgdata)
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
 @audit_app.command("verify")
-def audit_verify(data_dir: DataDir = None) -> None:
-    """Recompute every hash chain; exit 1 and name the first broken link if any."""
+def audit_verify(
+    data_dir: DataDir = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+) -> None:
+    """Recompute every hash chain and compare it with the newest checkpoint; exit 1 and name
+    the first broken link if any. The JSON report goes to stdout."""
     import asyncio
     import json
+    from dataclasses import asdict
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from carework.audit.chain import verify
-    from carework.db.embedded import EmbeddedPostgres
-    from carework.db.session import make_engine, make_sessionmaker, unit_of_work
+    from carework.audit.checkpoint import Location
+    from carework.db.session import make_engine, make_sessionmaker
 
     settings = _settings(data_dir)
-    embedded = EmbeddedPostgres(settings.pgdata) if settings.database_url is None else None
-    url = embedded.start() if embedded else settings.database_url.get_secret_value()  # type: ignore[union-attr]
+    bar = Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=Console(stderr=True), disable=not progress,
+    )  # fmt: skip
+    task = bar.add_task("verifying audit events", total=None)
 
-    async def run() -> dict[str, object]:
+    async def advance(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    async def run(url: str) -> dict[str, object]:
         engine = make_engine(url, pool_size=1)
         try:
-            async with unit_of_work(make_sessionmaker(engine)) as session:
-                result = await verify(session)
+            async with make_sessionmaker(engine)() as session:
+                result = await verify(session, location=Location.of(settings), progress=advance)
         finally:
             await engine.dispose()
-        return {"ok": result.ok, "events": result.events, "chains": result.chains,
-                "first_broken": result.first_broken}  # fmt: skip
+        return asdict(result)
 
-    try:
-        report = asyncio.run(run())
-    finally:
-        if embedded:
-            embedded.stop()
+    with _database(settings) as url, bar:
+        report = asyncio.run(run(url))
     typer.echo(json.dumps(report))
     if not report["ok"]:
         raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(data_dir: DataDir = None) -> None:
+    """Write a signed checkpoint of every chain head and the event count, outside the database
+    (CAREWORK_AUDIT_CHECKPOINT_DIR), and print a short JSON summary."""
+    import asyncio
+    import json
+    import time
+
+    from carework.audit import checkpoint
+    from carework.db.session import make_engine, make_sessionmaker
+
+    settings = _settings(data_dir)
+    location = checkpoint.Location.of(settings)
+
+    async def run(url: str) -> dict[str, object]:
+        engine = make_engine(url, pool_size=1)
+        started = time.perf_counter()
+        try:
+            taken = await checkpoint.snapshot(make_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+        path = checkpoint.write(taken, location)
+        return {
+            "file": path.name, "directory": str(path.parent),
+            "created_at": taken.created_at.isoformat(), "events": taken.events,
+            "chains": len(taken.chains), "seconds": round(time.perf_counter() - started, 3),
+        }  # fmt: skip
+
+    with _database(settings) as url:
+        summary = asyncio.run(run(url))
+    typer.echo(json.dumps(summary))
 
 
 @app.command()

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     # cancels them (uvicorn's timeout_graceful_shutdown). Keep it below the orchestrator's
     # grace period (Kubernetes: terminationGracePeriodSeconds, default 30).
     shutdown_timeout_seconds: int = Field(default=20, ge=0)
+    # Audit checkpoints live outside the database (see ``audit.checkpoint``); unset: in the
+    # data dir. Put them, and the key, on another host in production.
+    audit_checkpoint_dir: Path | None = None
+    audit_checkpoint_key_file: Path | None = None
+    #: Seconds between the checkpoints the service writes; 0 turns them off.
+    audit_checkpoint_interval_seconds: float = Field(default=300.0, ge=0)
 
     @property
     def embedded(self) -> bool:
@@ -145,6 +151,14 @@ class Settings(BaseSettings):
     @property
     def pgdata(self) -> Path:
         return self.data_dir / "pgdata"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.audit_checkpoint_dir or self.data_dir / "audit-checkpoints"
+
+    @property
+    def checkpoint_key_file(self) -> Path:
+        return self.audit_checkpoint_key_file or self.data_dir / "audit-checkpoint-key.pem"
 
     def trusted_issuers(self) -> list[TrustedIssuer]:
         issuers = list(self.issuers)

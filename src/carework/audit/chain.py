@@ -2,16 +2,20 @@
 ``sha256(prev_hash + canonical JSON of its fields)``; the chain head holds the last one.
 
 Any change to a stored field, a deleted or reordered event, or a dropped tail breaks a link
-that ``verify`` recomputes. (Someone who can rewrite both tables and recompute every hash can
-still forge a chain; publishing head hashes elsewhere closes that, and is a later step.)
+that ``verify`` recomputes. What no link can show, a trail cut back (its newest events deleted
+and the head rewound, or a whole chain deleted with its head), the signed checkpoints kept
+outside the database show (``audit.checkpoint``): ``verify`` compares every chain with the
+newest one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import operator
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     Update,
+    Uuid,
     bindparam,
     cast,
     func,
@@ -36,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carework.audit import checkpoint
 from carework.audit.record import AuditRecord
 from carework.db import direct
 from carework.models.audit import AuditChainHead, AuditEvent
@@ -62,11 +68,13 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+#: ``json.dumps(..., separators=(",", ":"), ensure_ascii=False)``, without building an encoder
+#: per call.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    body = json.dumps(
-        [_canonical(fields[name]) for name in HASHED_FIELDS], separators=(",", ":"),
-        ensure_ascii=False,
-    )  # fmt: skip
+    body = _encode([_canonical(fields[name]) for name in HASHED_FIELDS])
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
@@ -176,62 +184,137 @@ class Verification:
     events: int
     chains: int
     first_broken: dict[str, Any] | None = None
+    #: What the newest checkpoint said (``checkpoint.Anchor.summary``); None: not asked.
+    checkpoint: dict[str, Any] | None = None
 
 
-async def _rows(session: AsyncSession) -> AsyncIterator[Row[Any]]:
-    """Every event in chain order, streamed as plain rows (no ORM objects for a million)."""
+#: Told ``(events verified, events in the snapshot)`` as verification goes.
+Progress = Callable[[int, int], Awaitable[None]]
+PROGRESS_EVERY = 10_000
+#: Hashing is CPU work on the server's event loop: let requests in this often.
+_YIELD_EVERY = 1_000
+
+
+async def _batches(session: AsyncSession) -> AsyncIterator[Sequence[Row[Any]]]:
+    """Every event in chain order, streamed as plain rows (no ORM objects for a million), a
+    batch at a time: row by row, each row cost a hop into SQLAlchemy's greenlet (a third of
+    the time verification took)."""
     stream = await session.stream(
-        select(_event).order_by(_event.c.chain, _event.c.seq).execution_options(yield_per=10_000)
+        select(_event).order_by(_event.c.chain, _event.c.seq).execution_options(yield_per=5_000)
     )
-    async for event in stream:
-        yield event
+    async for batch in stream.partitions():
+        yield batch
 
 
-async def verify(session: AsyncSession) -> Verification:
-    """Recompute every chain from its genesis and compare with the heads.
+# ``event_hash`` on a streamed row, as ``verify`` runs it a million times: the hashed fields
+# picked by position, and only the columns that are no JSON value made canonical.
+_picked = operator.itemgetter(*(list(_event.c.keys()).index(name) for name in HASHED_FIELDS))
+_NOT_JSON = tuple(
+    k for k, name in enumerate(HASHED_FIELDS) if isinstance(_event.c[name].type, DateTime | Uuid)
+)
+
+
+def _link_fault(
+    event: Row[Any], seq: int, prev_hash: str, mark: tuple[int, str] | None
+) -> str | None:
+    """What is wrong with the event that should be number ``seq`` after ``prev_hash``, if
+    anything; ``mark`` is its chain's (seq, hash) in the newest checkpoint."""
+    if event.seq != seq:
+        return "an event is missing or out of order"
+    if event.prev_hash != prev_hash:
+        return "the link to the previous event is broken"
+    if _row_hash(prev_hash, event) != event.hash:
+        return "the event was changed"
+    if mark is not None and mark[0] == seq and mark[1] != event.hash:
+        return "the chain differs from its checkpoint"
+    return None
+
+
+def _row_hash(prev_hash: str, row: Row[Any]) -> str:
+    values = list(_picked(row))
+    for k in _NOT_JSON:
+        values[k] = _canonical(values[k])
+    return hashlib.sha256((prev_hash + _encode(values)).encode()).hexdigest()
+
+
+async def verify(
+    session: AsyncSession,
+    *,
+    location: checkpoint.Location | None = None,
+    progress: Progress | None = None,
+) -> Verification:
+    """Recompute every chain from its genesis and compare with the heads and, given a checkpoint
+    ``location``, with the newest checkpoint there.
 
     Heads and events must be read from one snapshot: under READ COMMITTED an append that
     commits between the two reads looks like a broken chain. So the check runs in a
     REPEATABLE READ transaction of its own on the session's engine, never in the caller's
-    (a request's own audit append must not run at that isolation level).
+    (a request's own audit append must not run at that isolation level). The checkpoint is read
+    before that snapshot is taken, so every chain in it must have got at least as far.
     """
+    anchor = await asyncio.to_thread(checkpoint.newest, location) if location else None
     async with AsyncSession(session.bind) as snapshot:
         await snapshot.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        return await _verify(snapshot)
+        result = await _verify(snapshot, anchor, progress)
+    if anchor is not None:
+        result.checkpoint = anchor.summary()
+    return result
 
 
-async def _verify(session: AsyncSession) -> Verification:
+async def _verify(
+    session: AsyncSession, anchor: checkpoint.Anchor | None, progress: Progress | None
+) -> Verification:
     heads = {h.chain: (h.seq, h.hash) for h in (await session.scalars(select(AuditChainHead)))}
+    total = 0
+    if progress is not None:
+        total = (await session.execute(select(func.count()).select_from(_event))).scalar_one()
+        await progress(0, total)
+    anchored: Mapping[str, tuple[int, str]] = {}
+    if anchor is not None and anchor.checkpoint is not None and not anchor.problem:
+        anchored = anchor.checkpoint.chains
     events = 0
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # chain → the last seq verified
     chain: str | None = None
     expected_seq, prev = 0, ""
 
-    def broken(reason: str, at_chain: str, seq: int | None, event_id: Any = None) -> Verification:
+    def broken(
+        reason: str, at_chain: str | None, seq: int | None, event_id: Any = None
+    ) -> Verification:
         where = {"chain": at_chain, "seq": seq, "event_id": _canonical(event_id), "reason": reason}
         return Verification(False, events, len(seen), where)
 
-    async for event in _rows(session):
-        if event.chain != chain:
-            if chain is not None and heads.get(chain) != (expected_seq, prev):
-                return broken("the chain ends before its recorded head", chain, expected_seq)
-            chain = str(event.chain)
-            expected_seq, prev = 0, genesis(chain)
-            seen.add(chain)
-        assert chain is not None
-        expected_seq += 1
-        if event.seq != expected_seq:
-            return broken("an event is missing or out of order", chain, expected_seq, event.id)
-        if event.prev_hash != prev:
-            return broken("the link to the previous event is broken", chain, event.seq, event.id)
-        fields = {name: getattr(event, name) for name in HASHED_FIELDS}
-        if event_hash(prev, fields) != event.hash:
-            return broken("the event was changed", chain, event.seq, event.id)
-        prev = event.hash
-        events += 1
+    async for batch in _batches(session):
+        for event in batch:
+            if event.chain != chain:
+                if chain is not None and heads.get(chain) != (expected_seq, prev):
+                    return broken("the chain ends before its recorded head", chain, expected_seq)
+                chain = str(event.chain)
+                expected_seq, prev = 0, genesis(chain)
+                seen[chain] = 0
+            assert chain is not None
+            expected_seq += 1
+            if reason := _link_fault(event, expected_seq, prev, anchored.get(chain)):
+                return broken(reason, chain, expected_seq, event.id)
+            prev = event.hash
+            seen[chain] = expected_seq
+            events += 1
+            if events % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+                if progress is not None and events % PROGRESS_EVERY == 0:
+                    await progress(events, total)
     if chain is not None and heads.get(chain) != (expected_seq, prev):
         return broken("the chain ends before its recorded head", chain, expected_seq)
-    for missing in sorted(set(heads) - seen):
+    for missing in sorted(set(heads) - set(seen)):
         if heads[missing][0] > 0:
             return broken("all events of the chain are gone", missing, 1)
+    if progress is not None:
+        await progress(events, total)
+    if anchor is not None and anchor.problem:
+        return broken(anchor.problem, None, None)
+    for name in sorted(anchored):
+        seq = anchored[name][0]
+        if name not in seen:
+            return broken("the chain is gone", name, seq)
+        if seen[name] < seq:
+            return broken("the chain is behind its checkpoint", name, seq)
     return Verification(True, events, len(seen))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -48,8 +48,57 @@ class AuditEventPage(Output):
     next_cursor: str | None
 
 
-class VerificationRead(Output):
+class CheckpointCheck(Output):
+    """What verification found of the newest checkpoint outside the database."""
+
+    state: Literal["none", "checked", "unusable"] = Field(
+        description="`none`: no checkpoint written yet (nothing to compare with); `checked`: its "
+        "signature verifies and every chain was compared with it; `unusable`: it cannot be read "
+        "or its signature does not verify (then `ok` is false)."
+    )
+    detail: str
+    file: str | None
+    created_at: datetime | None
+    events: int | None = Field(description="Events in the trail when it was written.")
+    chains: int | None
+
+
+class VerificationReport(Output):
     ok: bool
     events: int
     chains: int
-    first_broken: dict[str, Any] | None = None
+    first_broken: dict[str, Any] | None = Field(
+        None,
+        description="`chain`, `seq`, `event_id` and `reason`: a changed, missing or reordered "
+        "event, a chain behind its checkpoint or gone, or an unusable newest checkpoint "
+        "(`chain` null).",
+    )
+    checkpoint: CheckpointCheck | None = None
+
+
+class VerificationProgress(Output):
+    """A verification run: one at a time re-hashes the whole trail, in the background."""
+
+    id: uuid.UUID
+    state: Literal["running", "done", "failed"]
+    started_at: datetime
+    finished_at: datetime | None
+    events_done: int
+    events_total: int | None
+    error: str | None = Field(description="Why a failed run failed.")
+
+
+class VerificationRun(VerificationProgress):
+    report: VerificationReport | None = Field(description="A finished run's report.")
+
+
+class VerificationRead(VerificationReport):
+    """The newest finished verification, and the run now going if there is one."""
+
+    verified_at: datetime = Field(
+        description="When the run that made this report started: the trail as of then."
+    )
+    run: VerificationProgress = Field(
+        description="The run this call started or joined; while it is still `running`, the "
+        "report is the previous finished run's."
+    )

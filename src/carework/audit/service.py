@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from carework.access.policy import ensure_may_read_access_log
 from carework.access.roles import ensure_role
 from carework.access.scope import params, readable_audit_events, scoped
-from carework.audit import chain
 from carework.audit.record import touch
+from carework.audit.verification import Run, Verifier
 from carework.auth.principal import Principal
 from carework.errors import NotFound
 from carework.models.audit import AuditEvent
@@ -112,7 +112,29 @@ async def search_events(
     return _page((await session.scalars(stmt, params(principal))).all(), limit)
 
 
-async def verify(session: AsyncSession, principal: Principal) -> chain.Verification:
-    """Recompute every chain: the auditor's check (the CLI runs ``chain.verify`` itself)."""
+#: How long ``verify`` waits for the run it started: a small trail gets a fresh answer.
+VERIFY_WAIT = 2.0
+
+
+async def verify(principal: Principal, runs: Verifier) -> tuple[Run, Run | None]:
+    """Start a verification run (or join the one going), wait up to ``VERIFY_WAIT`` for it;
+    return it and the newest finished run (itself if it finished in time), if any.
+
+    The auditor's check; the CLI runs ``chain.verify`` itself, in the foreground."""
     ensure_role(principal, Role.auditor)
-    return await chain.verify(session)
+    run = await runs.start()
+    run = await runs.wait(run.id, VERIFY_WAIT) or run
+    return run, run if run.state == "done" else await runs.latest_done()
+
+
+async def start_verification(principal: Principal, runs: Verifier) -> Run:
+    ensure_role(principal, Role.auditor)
+    return await runs.start()
+
+
+async def read_verification(principal: Principal, runs: Verifier, run_id: uuid.UUID) -> Run:
+    ensure_role(principal, Role.auditor)
+    run = await runs.get(run_id)
+    if run is None:
+        raise NotFound("No such verification run.")
+    return run

@@ -7,7 +7,7 @@ rules a row enforces on itself; who may read or change them is ``access``'s to d
 
 from carework.models.activity import Activity
 from carework.models.agreement import Agreement
-from carework.models.audit import AuditChainHead, AuditEvent
+from carework.models.audit import AuditChainHead, AuditEvent, AuditVerification
 from carework.models.base import Base
 from carework.models.change_event import ChangeEvent
 from carework.models.consent import Consent
@@ -26,6 +26,7 @@ __all__ = [
     "Agreement",
     "AuditChainHead",
     "AuditEvent",
+    "AuditVerification",
     "Base",
     "CareTeamMember",
     "ChangeEvent",

@@ -2,11 +2,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, PrimaryKeyConstraint, SmallInteger, String
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Index,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carework.models.base import Base
+from carework.models.base import Base, in_check
 
 
 class AuditEvent(Base):
@@ -50,3 +62,30 @@ class AuditChainHead(Base):
     chain: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+VERIFICATION_STATES = ("running", "done", "failed")
+
+
+class AuditVerification(Base):
+    """One run of the trail's verification (``audit.verification``). The API answers from these
+    rather than re-hash the whole trail inside a request; a run whose process died stops
+    beating (``heartbeat_at``) and is then failed by whoever looks next."""
+
+    __tablename__ = "audit_verification"
+    __table_args__ = (
+        CheckConstraint(in_check("state", VERIFICATION_STATES), name="state"),
+        Index("ix_audit_verification_state_started", "state", "started_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    heartbeat_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    events_done: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    events_total: Mapped[int | None] = mapped_column(BigInteger)
+    #: The report of a finished run (``chain.Verification``), or why it failed.
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

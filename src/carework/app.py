@@ -14,15 +14,24 @@ from starlette.concurrency import run_in_threadpool
 
 from carework import __version__, operations, ui
 from carework.api import audit, dps, nav, patient
+from carework.audit import refusals
 from carework.auth.tokens import TokenVerifier
 from carework.config import Settings, get_settings
 from carework.db.embedded import EmbeddedPostgres
 from carework.db.session import make_engine, make_sessionmaker
 from carework.fhir import router as fhir
-from carework.http.middleware import AccessLogMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from carework.http.abandon import AbandonMiddleware
+from carework.http.middleware import (
+    AccessLogMiddleware,
+    BodyDeadlineMiddleware,
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+)
 from carework.http.problem import install_problem_handlers
+from carework.http.rate_limit import RateLimitMiddleware, RateLimits, make_storage
 from carework.logs import configure_logging
 from carework.operations import housekeeping
+from carework.ui import route as ui_route
 
 log = logging.getLogger("carework")
 
@@ -47,14 +56,31 @@ work and education goals, and the patient takes part and decides by consent what
 Every call on patient data needs `Authorization: Bearer <JWT>` (`/healthz`, `/readyz` and
 `/metrics` do not). Each audience has its own router and views;
 a plan outside the caller's scope is 404. Errors are `application/problem+json` (RFC 9457).
+
+Each caller has a rate limit (per token subject; per client address without a valid token):
+over it, any call is `429` with `Retry-After` (seconds). A body that does not arrive in time
+is `408`.
 """
 
 
 def housekeeping_jobs(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tally: refusals.RefusalTally,
 ) -> list[housekeeping.Job]:
     """The periodic jobs every server process runs (``operations.housekeeping``)."""
-    return []
+    write = refusals.writer(sessionmaker)
+
+    async def write_refusal_summaries() -> None:
+        await tally.flush(write)
+
+    # A window's summary is written within about one window of its end, even if its client
+    # never comes back.
+    return [
+        housekeeping.Job(
+            "audit-refusal-summaries", settings.refusal_window_seconds, write_refusal_summaries
+        )
+    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -83,10 +109,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             await demo.seed(app.state.sessionmaker)
         settle_garbage_collector()
+        tally: refusals.RefusalTally = app.state.refusals
         try:
-            async with housekeeping.running(housekeeping_jobs(settings, app.state.sessionmaker)):
+            jobs = housekeeping_jobs(settings, app.state.sessionmaker, tally)
+            async with housekeeping.running(jobs):
                 yield
         finally:
+            try:
+                await tally.flush(refusals.writer(app.state.sessionmaker), everything=True)
+            except Exception:
+                log.warning("refusal summaries could not be written at shutdown", exc_info=True)
             await engine.dispose()
             if embedded is not None:
                 await run_in_threadpool(embedded.stop)
@@ -103,7 +135,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "dev auth is ON with an external database: tokens from `carework dev-token` work"
         )
     install_problem_handlers(app)
+    app.state.refusals = refusals.RefusalTally(settings.refusal_window_seconds)
+    # Outermost last. A request meets: the request id, the access log line, the watch for its
+    # client leaving, the rate limit (before any work), then the body's deadline and size.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyDeadlineMiddleware, seconds=settings.body_timeout_seconds)
+    app.add_middleware(
+        RateLimitMiddleware,
+        limits=RateLimits(
+            settings.rate_limit, settings.anon_rate_limit, make_storage(settings.rate_limit_storage)
+        ),
+        tally=app.state.refusals,
+        ui_prefix="/ui",
+        ui_cookie=ui_route.COOKIE,
+    )
+    app.add_middleware(AbandonMiddleware)
     app.add_middleware(AccessLogMiddleware)  # inside RequestIdMiddleware: the line has the id
     app.add_middleware(RequestIdMiddleware)
     for module in (dps, nav, patient, audit):

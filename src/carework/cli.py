@@ -52,6 +52,7 @@ def serve(
 
     from carework.db import migrate
     from carework.db.embedded import EmbeddedPostgres
+    from carework.http.server import protocol_class
     from carework.logs import configure_logging
 
     signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -87,6 +88,10 @@ def serve(
             # is carework's own (AccessLogMiddleware), without the query string.
             log_config=None,
             access_log=False,
+            # A request head must arrive in time (http/server.py); an idle keep-alive
+            # connection is closed after its own, shorter, wait.
+            http=protocol_class(settings.header_timeout_seconds),
+            timeout_keep_alive=settings.keep_alive_seconds,
         )
     finally:
         if embedded is not None:

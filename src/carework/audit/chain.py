@@ -48,6 +48,10 @@ HASHED_FIELDS = (
     "action", "outcome", "status", "plan_id", "resource_type", "resource_id", "request_id",
     "client_ip",
 )  # fmt: skip
+#: Fields added later, hashed after those above only when set: the events written before a
+#: field existed keep the hash they were written with, and setting or clearing one later
+#: changes the list's length, so it breaks the link like any other change.
+OPTIONAL_HASHED_FIELDS = ("occurrences",)
 
 
 def genesis(chain: str) -> str:
@@ -63,10 +67,11 @@ def _canonical(value: Any) -> Any:
 
 
 def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    body = json.dumps(
-        [_canonical(fields[name]) for name in HASHED_FIELDS], separators=(",", ":"),
-        ensure_ascii=False,
-    )  # fmt: skip
+    values = [_canonical(fields[name]) for name in HASHED_FIELDS]
+    values += [
+        _canonical(fields[name]) for name in OPTIONAL_HASHED_FIELDS if fields.get(name) is not None
+    ]
+    body = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
@@ -84,18 +89,22 @@ def chain_for(record: AuditRecord) -> str:
 # up as a broken chain, and tests/test_audit.py appends awkward text to prove they agree.
 _head: Table = AuditChainHead.__table__  # type: ignore[assignment]
 _event: Table = AuditEvent.__table__  # type: ignore[assignment]
-_GIVEN = tuple(name for name in HASHED_FIELDS if name not in ("occurred_at", "seq"))
+_STORED = (*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS)
+_GIVEN = tuple(name for name in _STORED if name not in ("occurred_at", "seq"))
 _ISO_UTC = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
 
 
 def _json(value: ColumnElement[Any], column: Column[Any]) -> ColumnElement[str]:
+    """The value as ``json.dumps`` writes it; NULL stays NULL (``concat_ws`` leaves it out)."""
     if isinstance(column.type, Integer):
-        text = cast(value, Text)
-    elif isinstance(column.type, DateTime):
-        text = cast(func.to_json(func.to_char(func.timezone("UTC", value), _ISO_UTC)), Text)
-    else:
-        text = cast(func.to_json(cast(value, Text)), Text)
-    return func.coalesce(text, literal_column("'null'"))
+        return cast(value, Text)
+    if isinstance(column.type, DateTime):
+        return cast(func.to_json(func.to_char(func.timezone("UTC", value), _ISO_UTC)), Text)
+    return cast(func.to_json(cast(value, Text)), Text)
+
+
+def _json_or_null(value: ColumnElement[Any], column: Column[Any]) -> ColumnElement[str]:
+    return func.coalesce(_json(value, column), literal_column("'null'"))
 
 
 def _append_statement() -> Update:
@@ -113,18 +122,16 @@ def _append_statement() -> Update:
         name: bindparam(f"e_{name}", type_=_event.c[name].type) for name in _GIVEN
     }
     value |= {"occurred_at": head.c.occurred_at, "seq": head.c.seq}
-    body = func.concat(
-        "[", func.concat_ws(",", *(_json(value[n], _event.c[n]) for n in HASHED_FIELDS)), "]"
-    )
+    parts = [_json_or_null(value[n], _event.c[n]) for n in HASHED_FIELDS]
+    parts += [_json(value[n], _event.c[n]) for n in OPTIONAL_HASHED_FIELDS]
+    body = func.concat("[", func.concat_ws(",", *parts), "]")
     digest = func.encode(
         func.sha256(func.convert_to(func.concat(head.c.prev_hash, body), "UTF8")), "hex"
     )
-    event = select(
-        *(value[n].label(n) for n in HASHED_FIELDS), head.c.prev_hash, digest.label("hash")
-    )
+    event = select(*(value[n].label(n) for n in _STORED), head.c.prev_hash, digest.label("hash"))
     inserted = (
         insert(_event)
-        .from_select([*HASHED_FIELDS, "prev_hash", "hash"], event)
+        .from_select([*_STORED, "prev_hash", "hash"], event)
         .returning(_event.c.chain, _event.c.seq, _event.c.hash)
         .cte("inserted")
     )
@@ -163,6 +170,7 @@ async def append(session: AsyncSession, record: AuditRecord) -> None:
         "e_resource_id": record.resource_id,
         "e_request_id": record.request_id,
         "e_client_ip": record.client_ip,
+        "e_occurrences": record.occurrences,
     }
     if await direct.fetchrow(session, _APPEND, params) is None:  # a chain's very first event
         await direct.fetch(session, _START, {"the_chain": chain, "genesis": genesis(chain)})
@@ -224,7 +232,7 @@ async def _verify(session: AsyncSession) -> Verification:
             return broken("an event is missing or out of order", chain, expected_seq, event.id)
         if event.prev_hash != prev:
             return broken("the link to the previous event is broken", chain, event.seq, event.id)
-        fields = {name: getattr(event, name) for name in HASHED_FIELDS}
+        fields = {name: getattr(event, name) for name in _STORED}
         if event_hash(prev, fields) != event.hash:
             return broken("the event was changed", chain, event.seq, event.id)
         prev = event.hash

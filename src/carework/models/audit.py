@@ -3,7 +3,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, PrimaryKeyConstraint, SmallInteger, String
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carework.models.base import Base
@@ -39,6 +47,9 @@ class AuditEvent(Base):
     resource_id: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(45))
+    #: How many refusals one event stands for: NULL is one, the ordinary case; a summary of
+    #: repeated anonymous refusals or 429s in a window (``audit.refusals``) holds their count.
+    occurrences: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditChainHead(Base):

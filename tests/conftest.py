@@ -76,6 +76,12 @@ def database_url(embedded_pg: EmbeddedPostgres) -> str:
     return url
 
 
+#: The session app's limits are out of the way: every test client is 127.0.0.1, and one test
+#: may send hundreds of requests as one caller. ``tests/test_limits.py`` builds apps with
+#: the real ones, and its own refusal windows.
+UNLIMITED = "1000000/minute"
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str, data_dir: Path) -> Settings:
     # No periodic audit checkpoints: other tests' servers share this data dir with databases of
@@ -85,6 +91,9 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         dev_auth=True,
         data_dir=data_dir,
         audit_checkpoint_interval_seconds=0,
+        rate_limit=UNLIMITED,
+        anon_rate_limit=UNLIMITED,
+        refusal_window_seconds=0,  # each refusal its own event, as test_audit.py checks
     )
 
 

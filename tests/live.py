@@ -35,13 +35,25 @@ def free_port() -> int:
         return port
 
 
+#: What a test server runs with unless a test says otherwise: no rate limit in the way (one
+#: caller sends a whole test's requests, schemathesis thousands), each refusal its own audit
+#: event. ``tests/test_limits.py`` sets the real ones.
+TEST_SERVER_DEFAULTS = {
+    "CAREWORK_RATE_LIMIT": "1000000/minute",
+    "CAREWORK_ANON_RATE_LIMIT": "1000000/minute",
+    "CAREWORK_REFUSAL_WINDOW_SECONDS": "0",
+}
+
+
 def child_env(**overrides: str) -> dict[str, str]:
-    """The test's environment without any carework or database settings, plus ``overrides``."""
+    """The test's environment without any carework or database settings, plus the test
+    server defaults and ``overrides``."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("CAREWORK_") and key != "DATABASE_URL"
     }
+    env.update(TEST_SERVER_DEFAULTS)
     env.update(overrides)
     return env
 

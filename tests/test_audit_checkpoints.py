@@ -109,7 +109,7 @@ async def test_the_service_runs_the_checkpoint_job_at_its_interval(
     every = settings.model_copy(
         update={"audit_checkpoint_dir": tmp_path / "cp", "audit_checkpoint_interval_seconds": 0.05}
     )
-    jobs = [job for job in housekeeping_jobs(every, app.state.sessionmaker)
+    jobs = [job for job in housekeeping_jobs(every, app.state.sessionmaker, app.state.refusals)
             if job.name == "audit-checkpoint"]  # fmt: skip
     assert [job.interval for job in jobs] == [0.05]
     async with housekeeping.running(jobs):
@@ -119,5 +119,8 @@ async def test_the_service_runs_the_checkpoint_job_at_its_interval(
             await asyncio.sleep(0.02)
     assert len(list((tmp_path / "cp").glob(checkpoint.GLOB))) >= 2
     off = settings.model_copy(update={"audit_checkpoint_interval_seconds": 0})
-    intervals = {job.name: job.interval for job in housekeeping_jobs(off, app.state.sessionmaker)}
+    intervals = {
+        job.name: job.interval
+        for job in housekeeping_jobs(off, app.state.sessionmaker, app.state.refusals)
+    }
     assert intervals["audit-checkpoint"] == 0

@@ -14,24 +14,28 @@ from starlette.concurrency import run_in_threadpool
 
 from carework import __version__, operations, ui
 from carework.api import audit, dps, nav, patient
-from carework.audit import checkpoint, verification
+from carework.audit import checkpoint, refusals, verification
 from carework.auth.tokens import TokenVerifier
 from carework.config import Settings, get_settings
 from carework.db.embedded import EmbeddedPostgres
 from carework.db.session import make_engine, make_sessionmaker
 from carework.fhir import router as fhir
+from carework.http.abandon import AbandonMiddleware
 from carework.http.headers import SecurityHeaders, SecurityHeadersMiddleware
 from carework.http.middleware import (
     AccessLogMiddleware,
+    BodyDeadlineMiddleware,
     BodyLimitMiddleware,
     CutOffAtShutdownMiddleware,
     RequestIdMiddleware,
 )
 from carework.http.problem import install_problem_handlers
+from carework.http.rate_limit import RateLimitMiddleware, RateLimits, make_storage
 from carework.idempotency import sealing
 from carework.idempotency import service as idempotency
 from carework.logs import configure_logging
 from carework.operations import housekeeping, metrics, tracing
+from carework.ui import route as ui_route
 
 log = logging.getLogger("carework")
 
@@ -60,7 +64,9 @@ a plan outside the caller's scope is 404. Errors are `application/problem+json` 
 
 
 def housekeeping_jobs(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tally: refusals.RefusalTally,
 ) -> list[housekeeping.Job]:
     """The periodic jobs every server process runs (``operations.housekeeping``)."""
 
@@ -75,7 +81,17 @@ def housekeeping_jobs(
         if written is not None:
             log.info("audit checkpoint written: %s", written.name)
 
+    write_refusal = refusals.writer(sessionmaker)
+
+    async def write_refusal_summaries() -> None:
+        await tally.flush(write_refusal)
+
     return [
+        # A window's summary is written within about one window of its end, even if its client
+        # never comes back.
+        housekeeping.Job(
+            "audit-refusal-summaries", settings.refusal_window_seconds, write_refusal_summaries
+        ),
         housekeeping.Job(
             "idempotency-purge",
             settings.idempotency_purge_interval_seconds,
@@ -124,7 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if traced is not None:
             traced.start()
         settle_garbage_collector()
-        jobs = [*housekeeping_jobs(settings, app.state.sessionmaker), *metrics.jobs(app)]
+        tally: refusals.RefusalTally = app.state.refusals
+        jobs = [*housekeeping_jobs(settings, app.state.sessionmaker, tally), *metrics.jobs(app)]
         try:
             async with (
                 verification.verifier(
@@ -134,6 +151,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ):
                 yield
         finally:
+            try:
+                await tally.flush(refusals.writer(app.state.sessionmaker), everything=True)
+            except Exception:
+                log.warning("refusal summaries could not be written at shutdown", exc_info=True)
             await engine.dispose()
             if traced is not None:
                 traced.stop()
@@ -156,8 +177,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "dev auth is ON with an external database: tokens from `carework dev-token` work"
         )
     install_problem_handlers(app)
+    app.state.refusals = refusals.RefusalTally(settings.refusal_window_seconds)
+    # Outermost last. A request meets: the request id, the access log line, the watch for its
+    # client leaving, the rate limit (before any work), the body's deadline and size, and the
+    # 503 for a request cut off by a stopping server.
     app.add_middleware(CutOffAtShutdownMiddleware)  # innermost: its 503 gets the request id
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyDeadlineMiddleware, seconds=settings.body_timeout_seconds)
+    app.add_middleware(
+        RateLimitMiddleware,
+        limits=RateLimits(
+            settings.rate_limit, settings.anon_rate_limit, make_storage(settings.rate_limit_storage)
+        ),
+        tally=app.state.refusals,
+        ui_prefix="/ui",
+        ui_cookie=ui_route.COOKIE,
+    )
+    app.add_middleware(AbandonMiddleware)
     app.add_middleware(AccessLogMiddleware)  # inside RequestIdMiddleware: the line has the id
     app.add_middleware(RequestIdMiddleware)
     for module in (dps, nav, patient, audit):

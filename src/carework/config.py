@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
+from limits import parse
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -127,6 +128,32 @@ class Settings(BaseSettings):
     audit_checkpoint_key_file: Path | None = None
     #: Seconds between the checkpoints the service writes; 0 turns them off.
     audit_checkpoint_interval_seconds: float = Field(default=300.0, ge=0)
+    # Rate limits (``http.rate_limit``), in the ``limits`` notation ("1200/minute", "50/second").
+    # Per caller (role and ``sub`` of a valid token): a busy clinician's pages make a few
+    # requests a second at most; an EHR integration is one ``sub`` and may burst (a sliding
+    # window allows the whole amount at once, then the rate). Raise it per deployment.
+    rate_limit: str = "1200/minute"
+    #: Per client address (IPv6 by /64) for requests without a valid token.
+    anon_rate_limit: str = "120/minute"
+    #: A ``limits`` storage URI (``redis://host:6379``) for one count across processes and
+    #: replicas; unset, each server process counts on its own.
+    rate_limit_storage: str | None = None
+    #: Repeated anonymous refusals (401) and 429s are written to the trail as one event per
+    #: client and window, with their count (``audit.refusals``); 0 writes each on its own.
+    refusal_window_seconds: float = Field(default=60.0, ge=0)
+    #: A connection must complete its request's headers within this many seconds of opening
+    #: (or of its previous response), else it is closed (``http.server``).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: A request's body must arrive within this many seconds of its headers, else 408.
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: An idle keep-alive connection is closed after this many seconds (uvicorn's own timer).
+    keep_alive_seconds: int = Field(default=5, gt=0)
+
+    @field_validator("rate_limit", "anon_rate_limit")
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        parse(value)  # "1200/minute"; raises ValueError on anything else
+        return value
 
     @property
     def embedded(self) -> bool:

@@ -19,6 +19,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from carework.config import Settings
+from carework.http.server import protocol_class
 
 APP = "carework.app:create_app"
 
@@ -48,6 +49,10 @@ def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        # A request head must arrive in time (http/server.py); an idle keep-alive
+        # connection is closed after its own, shorter, wait.
+        http=protocol_class(settings.header_timeout_seconds),
+        timeout_keep_alive=settings.keep_alive_seconds,
     )
     if workers == 1:
         server = uvicorn.Server(config)

@@ -54,6 +54,10 @@ HASHED_FIELDS = (
     "action", "outcome", "status", "plan_id", "resource_type", "resource_id", "request_id",
     "client_ip",
 )  # fmt: skip
+#: Fields added later, hashed after those above only when set: the events written before a
+#: field existed keep the hash they were written with, and setting or clearing one later
+#: changes the list's length, so it breaks the link like any other change.
+OPTIONAL_HASHED_FIELDS = ("occurrences",)
 
 
 def genesis(chain: str) -> str:
@@ -74,7 +78,11 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    body = _encode([_canonical(fields[name]) for name in HASHED_FIELDS])
+    values = [_canonical(fields[name]) for name in HASHED_FIELDS]
+    values += [
+        _canonical(fields[name]) for name in OPTIONAL_HASHED_FIELDS if fields.get(name) is not None
+    ]
+    body = _encode(values)
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
@@ -92,18 +100,22 @@ def chain_for(record: AuditRecord) -> str:
 # up as a broken chain, and tests/test_audit.py appends awkward text to prove they agree.
 _head: Table = AuditChainHead.__table__  # type: ignore[assignment]
 _event: Table = AuditEvent.__table__  # type: ignore[assignment]
-_GIVEN = tuple(name for name in HASHED_FIELDS if name not in ("occurred_at", "seq"))
+_STORED = (*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS)
+_GIVEN = tuple(name for name in _STORED if name not in ("occurred_at", "seq"))
 _ISO_UTC = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
 
 
 def _json(value: ColumnElement[Any], column: Column[Any]) -> ColumnElement[str]:
+    """The value as ``json.dumps`` writes it; NULL stays NULL (``concat_ws`` leaves it out)."""
     if isinstance(column.type, Integer):
-        text = cast(value, Text)
-    elif isinstance(column.type, DateTime):
-        text = cast(func.to_json(func.to_char(func.timezone("UTC", value), _ISO_UTC)), Text)
-    else:
-        text = cast(func.to_json(cast(value, Text)), Text)
-    return func.coalesce(text, literal_column("'null'"))
+        return cast(value, Text)
+    if isinstance(column.type, DateTime):
+        return cast(func.to_json(func.to_char(func.timezone("UTC", value), _ISO_UTC)), Text)
+    return cast(func.to_json(cast(value, Text)), Text)
+
+
+def _json_or_null(value: ColumnElement[Any], column: Column[Any]) -> ColumnElement[str]:
+    return func.coalesce(_json(value, column), literal_column("'null'"))
 
 
 def _append_statement() -> Update:
@@ -121,18 +133,16 @@ def _append_statement() -> Update:
         name: bindparam(f"e_{name}", type_=_event.c[name].type) for name in _GIVEN
     }
     value |= {"occurred_at": head.c.occurred_at, "seq": head.c.seq}
-    body = func.concat(
-        "[", func.concat_ws(",", *(_json(value[n], _event.c[n]) for n in HASHED_FIELDS)), "]"
-    )
+    parts = [_json_or_null(value[n], _event.c[n]) for n in HASHED_FIELDS]
+    parts += [_json(value[n], _event.c[n]) for n in OPTIONAL_HASHED_FIELDS]
+    body = func.concat("[", func.concat_ws(",", *parts), "]")
     digest = func.encode(
         func.sha256(func.convert_to(func.concat(head.c.prev_hash, body), "UTF8")), "hex"
     )
-    event = select(
-        *(value[n].label(n) for n in HASHED_FIELDS), head.c.prev_hash, digest.label("hash")
-    )
+    event = select(*(value[n].label(n) for n in _STORED), head.c.prev_hash, digest.label("hash"))
     inserted = (
         insert(_event)
-        .from_select([*HASHED_FIELDS, "prev_hash", "hash"], event)
+        .from_select([*_STORED, "prev_hash", "hash"], event)
         .returning(_event.c.chain, _event.c.seq, _event.c.hash)
         .cte("inserted")
     )
@@ -171,6 +181,7 @@ async def append(session: AsyncSession, record: AuditRecord) -> None:
         "e_resource_id": record.resource_id,
         "e_request_id": record.request_id,
         "e_client_ip": record.client_ip,
+        "e_occurrences": record.occurrences,
     }
     if await direct.fetchrow(session, _APPEND, params) is None:  # a chain's very first event
         await direct.fetch(session, _START, {"the_chain": chain, "genesis": genesis(chain)})
@@ -212,6 +223,7 @@ _picked = operator.itemgetter(*(list(_event.c.keys()).index(name) for name in HA
 _NOT_JSON = tuple(
     k for k, name in enumerate(HASHED_FIELDS) if isinstance(_event.c[name].type, DateTime | Uuid)
 )
+_OPTIONAL_AT = tuple(list(_event.c.keys()).index(name) for name in OPTIONAL_HASHED_FIELDS)
 
 
 def _link_fault(
@@ -234,6 +246,7 @@ def _row_hash(prev_hash: str, row: Row[Any]) -> str:
     values = list(_picked(row))
     for k in _NOT_JSON:
         values[k] = _canonical(values[k])
+    values += [_canonical(row[k]) for k in _OPTIONAL_AT if row[k] is not None]
     return hashlib.sha256((prev_hash + _encode(values)).encode()).hexdigest()
 
 

@@ -24,6 +24,8 @@ class AuditRecord:
     resource_id: str | None = None
     outcome: str = "allowed"
     status: int = 200
+    #: Set on a summary of repeated refusals only (``audit.refusals``): how many it counts.
+    occurrences: int | None = None
 
 
 current: ContextVar[AuditRecord | None] = ContextVar("carework_audit", default=None)

@@ -37,6 +37,9 @@ class AuditEventRead(Output):
     resource_id: str | None
     request_id: str
     client_ip: str | None
+    #: A summary of repeated refusals from one client in a window counts them here; null is
+    #: one request.
+    occurrences: int | None = None
     chain: str
     seq: int
     prev_hash: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 import uuid
@@ -14,10 +15,14 @@ from starlette.exceptions import HTTPException
 
 from carework.audit import chain
 from carework.audit.record import AuditRecord
+from carework.audit.refusals import RefusalTally, writer
 from carework.db.session import unit_of_work
 from carework.errors import CareworkError
 
-DENIED = frozenset({401, 403, 404})
+DENIED = frozenset({401, 403, 404, 429})
+#: The status recorded for a request whose client left before its answer (nginx's code): its
+#: work was cancelled and rolled back (``http.abandon``).
+CLIENT_CLOSED_REQUEST = 499
 # FHIR keeps its prefix: the trail should show a read came through the EHR integration.
 _SIDES = frozenset({"dps", "nav", "patient", "audit"})
 
@@ -65,6 +70,8 @@ async def close_allowed(
 
 
 def _status_of(exc: BaseException) -> int:
+    if isinstance(exc, asyncio.CancelledError):
+        return CLIENT_CLOSED_REQUEST
     if isinstance(exc, CareworkError):
         return exc.status
     if isinstance(exc, RequestValidationError):
@@ -80,7 +87,8 @@ async def close_refused(
     record: AuditRecord,
     exc: BaseException,
 ) -> None:
-    """The work was rolled back; the attempt is still recorded, in a transaction of its own."""
+    """The work was rolled back; the attempt is still recorded, in a transaction of its own
+    (anonymous refusals counted per client and window: ``audit.refusals``)."""
     record.principal = getattr(request.state, "principal", None)
     record.status = _status_of(exc)
     record.outcome = "denied" if record.status in DENIED else "failed"
@@ -89,5 +97,9 @@ async def close_refused(
         asked = request.path_params.get("plan_id") or request.query_params.get("plan")
         with contextlib.suppress(ValueError):
             record.plan_id = uuid.UUID(str(asked)) if asked else None
-    async with unit_of_work(sessionmaker) as session:
-        await _append(session, request, record)
+    tally: RefusalTally = request.app.state.refusals
+    if tally.tallied(record):
+        await tally.refused(writer(sessionmaker), record)
+    else:
+        async with unit_of_work(sessionmaker) as session:
+            await _append(session, request, record)

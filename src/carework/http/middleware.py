@@ -1,5 +1,5 @@
 """Pure ASGI middleware: a request id on every request (and every log line it causes), one
-access log line per request, and a hard limit on body size."""
+access log line per request, a hard limit on body size, and a deadline for the body."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from carework.http.abandon import client_left, may_have_body
 from carework.http.problem import problem_response
 from carework.logs import remember_request_id
 
@@ -110,6 +111,8 @@ class AccessLogMiddleware:
             raise
         finally:
             client = scope.get("client")
+            if status is None and client_left(scope):
+                status = 499
             _access_log.info(
                 "request",
                 method=scope["method"],
@@ -187,9 +190,10 @@ class CutOffAtShutdownMiddleware:
 
     On SIGTERM uvicorn waits for the requests in flight, and after
     ``CAREWORK_SHUTDOWN_TIMEOUT_SECONDS`` cancels those still running (``carework.serving``);
-    nothing else cancels a request. Its transaction is rolled back on the way out (unless the
-    cancellation came mid-commit), so the caller should send it again: a repeat is safe with
-    ``If-Match`` or ``Idempotency-Key``. The cancellation is passed on.
+    ``http.abandon`` cancels a request whose client left (who hears nothing of this). Its
+    transaction is rolled back on the way out (unless the cancellation came mid-commit), so the
+    caller should send it again: a repeat is safe with ``If-Match`` or ``Idempotency-Key``.
+    The cancellation is passed on.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -221,3 +225,63 @@ class CutOffAtShutdownMiddleware:
                 )
                 await response(scope, receive, send)
             raise
+
+
+def _timed_out_detail(seconds: float) -> str:
+    return f"The request body did not arrive within {seconds:g} s."
+
+
+class _TimedOut(HTTPException):
+    """Like ``_TooLarge``: an HTTPException, which FastAPI passes on; rendered as 408, and the
+    connection closed after it (what is left of the body would be read as the next request)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, _timed_out_detail(seconds), headers={"Connection": "close"})
+
+
+class BodyDeadlineMiddleware:
+    """408 for a body that has not arrived in full ``seconds`` after its headers.
+
+    Without it a client that sends headers and then a trickle, or nothing, holds a request,
+    and its database session if the route opened one, for as long as it likes. A deadline for
+    the whole body, not for each piece: one byte every few seconds would pass any per-read
+    timeout. (The headers have their own deadline in the server: ``http.server``.)"""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not may_have_body(scope):
+            await self.app(scope, receive, send)
+            return
+        deadline = asyncio.get_running_loop().time() + self.seconds
+        complete = False
+        started = False
+
+        async def timed_receive() -> Message:
+            nonlocal complete
+            if complete:
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _TimedOut(self.seconds) from None
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracking_send)
+        except _TimedOut:
+            if not started:
+                response = problem_response(
+                    408, _timed_out_detail(self.seconds), headers={"Connection": "close"}
+                )
+                await response(scope, receive, send)

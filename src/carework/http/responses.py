@@ -18,20 +18,23 @@ _DESCRIPTIONS = {
     404: "No such item in the caller's scope.",
     409: "The item's state does not allow this.",
     412: "If-Match names a stale version.",
+    408: "The request body did not arrive in time.",
     413: "The request body is too large.",
     422: "The body or parameters are invalid.",
     428: "If-Match is required.",
+    429: "Too many requests from this caller (or address, without a valid token): "
+    "wait Retry-After seconds.",
     503: "The database cannot serve the request now; send it again after Retry-After seconds.",
 }
 
 
-_HEADERS: dict[int, dict[str, Any]] = {
-    503: {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
-}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+_HEADERS: dict[int, dict[str, Any]] = {429: _RETRY_AFTER, 503: _RETRY_AFTER}
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """Declare error responses with the problem+json schema."""
+    """Declare error responses with the problem+json schema; every route may meet the rate
+    limit (429)."""
     return {
         code: {
             "model": Problem,
@@ -39,7 +42,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
             **({"headers": _HEADERS[code]} if code in _HEADERS else {}),
         }
-        for code in codes
+        for code in sorted({*codes, 429})
     }
 
 
@@ -52,9 +55,9 @@ UNAVAILABLE = {
 
 READ_ERRORS = problems(401, 403, 404, 422)
 #: A read whose criteria come in a body (national ids stay out of the URL).
-SEARCH_ERRORS = problems(400, 401, 403, 404, 413, 422)
-WRITE_ERRORS = problems(400, 401, 403, 404, 409, 413, 422)
-PATCH_ERRORS = problems(400, 401, 403, 404, 409, 412, 413, 422, 428)
+SEARCH_ERRORS = problems(400, 401, 403, 404, 408, 413, 422)
+WRITE_ERRORS = problems(400, 401, 403, 404, 408, 409, 413, 422)
+PATCH_ERRORS = problems(400, 401, 403, 404, 408, 409, 412, 413, 422, 428)
 DELETE_ERRORS = problems(401, 403, 404, 422)
 AGREE_ERRORS = problems(401, 403, 404, 409, 412, 422, 428)
 WITHDRAW_ERRORS = problems(401, 403, 404, 409, 422)

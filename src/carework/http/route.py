@@ -33,13 +33,12 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from carework.audit.record import AuditRecord, current
-from carework.auth.tokens import TokenVerifier
 from carework.db.faults import unavailable
 from carework.db.session import unit_of_work
 from carework.errors import CareworkError
 from carework.http import audit
 from carework.http.params import IDEMPOTENT
-from carework.http.principal import serving
+from carework.http.principal import bearer_token, serving, verify_once
 from carework.http.responses import PATCH_ERRORS, READ_ERRORS, UNAVAILABLE, WRITE_ERRORS
 from carework.idempotency import service as idempotency
 from carework.idempotency.sealing import ResponseSeal
@@ -99,10 +98,9 @@ def _summary(error: BaseException) -> str:
 async def _idempotent(
     request: Request, session: AsyncSession, handler: Handler, key: str, record: AuditRecord
 ) -> Response:
-    verifier: TokenVerifier = request.app.state.verifier
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = bearer_token(request.scope)
     try:
-        principal = await verifier.verify(token) if scheme.lower() == "bearer" else None
+        principal = await verify_once(request.scope, token) if token else None
     except CareworkError:
         principal = None
     if principal is None:  # the handler refuses it, as it would without a key

@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Index,
+    Integer,
     PrimaryKeyConstraint,
     SmallInteger,
     String,
@@ -51,6 +52,9 @@ class AuditEvent(Base):
     resource_id: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(45))
+    #: How many refusals one event stands for: NULL is one, the ordinary case; a summary of
+    #: repeated anonymous refusals or 429s in a window (``audit.refusals``) holds their count.
+    occurrences: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditChainHead(Base):

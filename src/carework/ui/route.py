@@ -19,7 +19,6 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from carework.access.roles import ensure_role
 from carework.auth.principal import Principal
-from carework.auth.tokens import TokenVerifier
 from carework.errors import (
     CareworkError,
     Forbidden,
@@ -27,6 +26,7 @@ from carework.errors import (
     Unauthorized,
     Unavailable,
 )
+from carework.http.principal import verify_once
 from carework.http.route import Handler, UnitOfWorkRoute
 from carework.ui.forms import Form, read_form
 from carework.ui.pages import ERRORS, UNAVAILABLE, error_page, redirect
@@ -84,8 +84,7 @@ async def signed_in(request: Request) -> Principal:
     token = request.cookies.get(COOKIE)
     if not token:
         raise MissingCredentials("Not signed in.")
-    verifier: TokenVerifier = request.app.state.verifier
-    principal = await verifier.verify(token)
+    principal = await verify_once(request.scope, token)
     request.state.principal = principal  # the audit event names who it was
     return principal
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Awaitable
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -78,7 +79,11 @@ async def close_refused(
         with contextlib.suppress(ValueError):
             record.plan_id = uuid.UUID(str(asked)) if asked else None
     tally: RefusalTally = request.app.state.refusals
+    written: Awaitable[None]
     if tally.tallied(record):
-        await tally.refused(writer(sessionmaker), record)
+        written = tally.refused(writer(sessionmaker), record)
     else:
-        await writer(sessionmaker)(record)
+        written = writer(sessionmaker)(record)
+    # Shielded: a client that leaves now (``http.abandon`` cancels its request) must not
+    # cancel the record of what it tried.
+    await asyncio.shield(written)

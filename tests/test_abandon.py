@@ -116,3 +116,21 @@ async def test_a_client_gone_before_the_app_starts_runs_nothing() -> None:
     await AbandonMiddleware(app)(client.scope, client.receive, client.send)
     assert ran == []
     assert client_left(client.scope)
+
+
+async def test_an_empty_body_sent_in_two_pieces_is_read_to_its_end() -> None:
+    """httpx's ASGITransport sends "no body" as an empty piece with more to come, then the end:
+    the app must get both, not be left waiting for the client to leave."""
+    got: list[Message] = []
+
+    async def form(scope: Scope, receive: Receive, send: Send) -> None:
+        while not got or got[-1]["more_body"]:
+            got.append(await receive())
+        await answer(send)
+
+    client = Client([b"", b""])
+    client.scope["headers"] = [(b"content-length", b"0")]
+    await asyncio.wait_for(
+        AbandonMiddleware(form, 0.01)(client.scope, client.receive, client.send), 5
+    )
+    assert [m["more_body"] for m in got] == [True, False]

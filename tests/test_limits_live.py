@@ -302,12 +302,7 @@ async def test_a_write_whose_client_left_stops_waiting_and_is_not_applied(
     await asyncio.sleep(0.3)  # had it gone on waiting, it would now be applied
     [goal] = await fetch(url, "SELECT title, version FROM goal WHERE id = $1", uuid.UUID(goal_id))
     assert tuple(goal) == ("Sove bedre", 1)
-    events = await fetch(
-        url,
-        "SELECT outcome, status FROM audit_event WHERE action = 'update_goal' AND plan_id = $1",
-        uuid.UUID(plan_id),
-    )
-    assert [tuple(e) for e in events] == [("failed", 499)]
+    assert await audited(url, "update_goal", plan_id) == [("failed", 499)]
     await the_server_still_answers(server, world, plan_id, goal_id)
 
 
@@ -326,13 +321,28 @@ async def test_a_read_whose_client_left_stops_waiting(
         await lock.rollback()
     finally:
         await holder.close()
-    events = await fetch(
-        url,
-        "SELECT outcome, status FROM audit_event WHERE action = 'read_plan' AND plan_id = $1",
-        uuid.UUID(plan_id),
-    )
-    assert [tuple(e) for e in events] == [("failed", 499)]
+    assert await audited(url, "read_plan", plan_id) == [("failed", 499)]
     await the_server_still_answers(server, world, plan_id, goal_id)
+
+
+async def audited(url: str, action: str, plan_id: str) -> list[tuple[str, int]]:
+    """The plan's events of this action, once there are any (the cancelled request writes its
+    event after the hang-up, in a transaction of its own)."""
+    events: list[tuple[str, int]] = []
+
+    async def written() -> bool:
+        nonlocal events
+        rows = await fetch(
+            url,
+            "SELECT outcome, status FROM audit_event WHERE action = $1 AND plan_id = $2",
+            action,
+            uuid.UUID(plan_id),
+        )
+        events = [(row["outcome"], row["status"]) for row in rows]
+        return bool(events)
+
+    await wait_for(written)
+    return events
 
 
 async def the_server_still_answers(

@@ -35,7 +35,8 @@ async def port(request: pytest.FixtureRequest) -> AsyncIterator[int]:
     protocol: Any = functools.partial(request.param, header_timeout=DEADLINE)
     config = uvicorn.Config(
         hello, host="127.0.0.1", port=free_port(), http=protocol, lifespan="off",
-        log_level="warning", timeout_keep_alive=30,
+        timeout_keep_alive=30,
+        log_config=None,  # uvicorn's own would take over the process's loggers for good
     )  # fmt: skip
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

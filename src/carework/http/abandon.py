@@ -104,8 +104,11 @@ class AbandonMiddleware:
             if held["type"] == "http.disconnect":
                 state[_GONE] = True
                 return
-            body_read = True
-            watch()
+            # uvicorn sends it as the last piece; a server that sends an empty piece first
+            # (httpx's ASGITransport does) still has the rest of "no body" to send.
+            if not held.get("more_body", False):
+                body_read = True
+                watch()
 
         async def app_receive() -> Message:
             nonlocal held, body_read

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Awaitable
 from typing import Protocol
 
 from fastapi import Request
@@ -98,8 +99,18 @@ async def close_refused(
         with contextlib.suppress(ValueError):
             record.plan_id = uuid.UUID(str(asked)) if asked else None
     tally: RefusalTally = request.app.state.refusals
+    written: Awaitable[None]
     if tally.tallied(record):
-        await tally.refused(writer(sessionmaker), record)
+        written = tally.refused(writer(sessionmaker), record)
     else:
-        async with unit_of_work(sessionmaker) as session:
-            await _append(session, request, record)
+        written = _append_alone(sessionmaker, request, record)
+    # Shielded: a client that leaves now (``http.abandon`` cancels its request) must not
+    # cancel the record of what it tried.
+    await asyncio.shield(written)
+
+
+async def _append_alone(
+    sessionmaker: async_sessionmaker[AsyncSession], request: Request, record: AuditRecord
+) -> None:
+    async with unit_of_work(sessionmaker) as session:
+        await _append(session, request, record)

@@ -105,13 +105,20 @@ class RefusalTally:
         overflow: list[_Window] = []
         if len(self._open) >= MAX_CLIENTS:
             overflow, self._open = list(self._open.values()), {}
-        self._open[key] = _Window(now, record, last_request_id=record.request_id)
+        opened = self._open[key] = _Window(now, record, last_request_id=record.request_id)
         for window in [w for w in (ended, *overflow) if w is not None]:
             try:
                 await self._write_summary(write, window)
             except Exception:
                 log.warning("a refusal summary could not be written; kept for later", exc_info=True)
-        await write(record)
+        try:
+            await write(record)
+        except BaseException:
+            # Not written (the database is down): no window opens on it, so the next refusal
+            # tries to write too, and is answered 503 like this one, not counted unaudited.
+            if self._open.get(key) is opened and opened.counted == 0:
+                del self._open[key]
+            raise
 
     async def flush(self, write: Writer, *, everything: bool = False) -> None:
         """Write the summaries of the windows that are over (all of them: ``everything``)."""

@@ -45,7 +45,10 @@ def postgres() -> Iterator[RestartablePostgres]:
 def server(
     postgres: RestartablePostgres, data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    env = server_env(postgres.url, data_dir, DB_CONNECT_TIMEOUT_SECONDS=str(CONNECT_TIMEOUT))
+    env = server_env(
+        postgres.url, data_dir, DB_CONNECT_TIMEOUT_SECONDS=str(CONNECT_TIMEOUT),
+        MAX_OPEN_GOALS="100000",  # the write load adds goals to one plan for as long as it runs
+    )  # fmt: skip
     live = LiveServer([], env, tmp_path_factory.mktemp("outage") / "serve.log")
     try:
         live.wait_ready()

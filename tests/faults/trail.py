@@ -158,6 +158,7 @@ async def own_trail(
         database_url=url, dev_auth=True, data_dir=data_dir,  # the tests' dev key
         audit_checkpoint_dir=checkpoints, audit_checkpoint_key_file=key_file,
         audit_checkpoint_interval_seconds=0,  # checkpoints when the test says
+        refusal_window_seconds=0,  # each refusal its own event: refuse_on fills a chain
     )  # fmt: skip
     app = create_app(settings)
     async with app.router.lifespan_context(app):

@@ -123,6 +123,22 @@ class AccessLogMiddleware:
             )
 
 
+class _Started:
+    """``send``, noting whether the answer has begun: an error found after that cannot be
+    answered any more (the middleware below that answer their own errors ask it)."""
+
+    __slots__ = ("send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
 def _too_large_detail(max_bytes: int) -> str:
     return f"The request body is larger than {max_bytes} bytes."
 
@@ -151,7 +167,7 @@ class BodyLimitMiddleware:
             await self._reject(scope, receive, send)
             return
         received = 0
-        started = False
+        sent = _Started(send)
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -162,16 +178,10 @@ class BodyLimitMiddleware:
                     raise _TooLarge(self.max_bytes)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, sent)
         except _TooLarge:
-            if not started:
+            if not sent.started:
                 await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -203,18 +213,12 @@ class CutOffAtShutdownMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        sent = _Started(send)
 
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, sent)
         except asyncio.CancelledError:
-            if not started:
+            if not sent.started:
                 response = problem_response(
                     503,
                     "The server stopped before this request finished. Send it again: "
@@ -257,7 +261,7 @@ class BodyDeadlineMiddleware:
             return
         deadline = asyncio.get_running_loop().time() + self.seconds
         complete = False
-        started = False
+        sent = _Started(send)
 
         async def timed_receive() -> Message:
             nonlocal complete
@@ -271,16 +275,10 @@ class BodyDeadlineMiddleware:
             complete = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, timed_receive, tracking_send)
+            await self.app(scope, timed_receive, sent)
         except _TimedOut:
-            if not started:
+            if not sent.started:
                 response = problem_response(
                     408, _timed_out_detail(self.seconds), headers={"Connection": "close"}
                 )

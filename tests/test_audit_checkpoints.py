@@ -19,6 +19,7 @@ from sqlalchemy import text
 from carework.app import housekeeping_jobs
 from carework.audit import checkpoint
 from carework.config import Settings
+from carework.files import create_exclusively
 from carework.operations import housekeeping
 
 
@@ -60,9 +61,9 @@ async def test_a_checkpoint_is_a_new_private_signed_file_of_every_head(
 def test_a_checkpoint_name_is_never_written_twice(location: checkpoint.Location) -> None:
     location.directory.mkdir(parents=True)
     taken = location.directory / "checkpoint-20261201T000000000000Z-00000000.json"
-    checkpoint._create_exclusively(taken, b"first")
+    create_exclusively(taken, b"first")
     with pytest.raises(FileExistsError):
-        checkpoint._create_exclusively(taken, b"second")
+        create_exclusively(taken, b"second")
     assert taken.read_bytes() == b"first"
     assert [p.name for p in location.directory.iterdir()] == [taken.name]  # no leftovers
 

@@ -20,7 +20,10 @@ PICTURE = ROOT / "docs" / "layers.md"
 #: a higher one (its own modules excepted).
 FLOORS: list[tuple[str, frozenset[str]]] = [
     ("vocabulary and errors", frozenset({"__init__", "vocab", "errors"})),
-    ("plain helpers", frozenset({"bodies", "versions", "lifecycle", "config", "logs", "nid"})),
+    (
+        "plain helpers",
+        frozenset({"bodies", "versions", "lifecycle", "config", "logs", "nid", "files"}),
+    ),
     ("tables and paging", frozenset({"models", "paging"})),
     ("database and identity", frozenset({"db", "auth"})),
     ("the access model", frozenset({"access"})),

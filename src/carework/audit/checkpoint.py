@@ -24,7 +24,6 @@ import base64
 import contextlib
 import hashlib
 import json
-import os
 import re
 import secrets
 from collections.abc import Mapping
@@ -40,6 +39,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from carework.config import Settings
+from carework.files import create_exclusively
 from carework.models.audit import AuditChainHead, AuditEvent
 
 FORMAT = "carework-audit-checkpoint/1"
@@ -106,25 +106,6 @@ def _canonical(payload: Mapping[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _create_exclusively(path: Path, data: bytes) -> None:
-    """Write ``data`` under ``path``, which must not exist yet, whole or not at all (0600)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.link(tmp, path)  # FileExistsError rather than replace anything
-    finally:
-        tmp.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
 def _private_directory(directory: Path) -> None:
     if not directory.is_dir():
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -141,7 +122,7 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
             serialization.NoEncryption(),
         )
         with contextlib.suppress(FileExistsError):  # another process won the race; theirs stands
-            _create_exclusively(path, pem)
+            create_exclusively(path, pem)
     key = load_key(path)
     assert key is not None
     return key
@@ -193,7 +174,7 @@ def write(checkpoint: Checkpoint, location: Location) -> Path:
     _private_directory(location.directory)
     stamp = checkpoint.created_at.astimezone(UTC).strftime(_NAME_TIME)
     path = location.directory / f"checkpoint-{stamp}Z-{secrets.token_hex(4)}.json"
-    _create_exclusively(path, json.dumps(document, separators=(",", ":")).encode())
+    create_exclusively(path, json.dumps(document, separators=(",", ":")).encode())
     return path
 
 

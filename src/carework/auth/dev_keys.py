@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import time
 import uuid
 from pathlib import Path
@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from carework.config import DEFAULT_AUDIENCE, DEV_ISSUER
+from carework.files import create_exclusively
 
 DEV_ALGORITHM = "ES256"
 
@@ -26,16 +27,8 @@ def load_or_create_dev_key(path: Path) -> ec.EllipticCurvePrivateKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-        try:
-            os.link(tmp, path)  # fails if another process won the race; theirs stands
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+        with contextlib.suppress(FileExistsError):  # another process won the race
+            create_exclusively(path, pem)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{path} does not hold an EC private key")

@@ -24,7 +24,6 @@ import logging
 import os
 import secrets
 import stat
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from carework.files import create_exclusively
 
 log = logging.getLogger("carework.idempotency")
 
@@ -94,21 +95,16 @@ def load_or_create_secret(path: Path) -> bytes:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         text = base64.b64encode(secrets.token_bytes(SECRET_BYTES)) + b"\n"
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text)
         try:
-            os.link(tmp, path)  # fails if another process won the race; theirs stands
+            create_exclusively(path, text)
+        except FileExistsError:
+            pass  # another process won the race; theirs stands
+        else:
             log.info(
                 "created the idempotency key file %s: every process and replica serving this"
                 " database must read this same file",
                 path,
             )
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning("the idempotency key file %s is readable by others; make it 0600", path)
     try:

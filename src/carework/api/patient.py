@@ -17,8 +17,8 @@ from carework.http.responses import READ_ERRORS, plan_json
 from carework.http.route import AudienceRouter, RouteTable
 from carework.notes import service as notes
 from carework.notes.schemas import PatientNoteCreate
+from carework.pdf import PDF_CONTENT, pdf_response
 from carework.readmodel.schemas import GoalRead, NoteList, NoteRead, PatientPlanRead
-from carework.ui.pdf import PDF_CONTENT, pdf_response
 from carework.vocab import Role
 
 routes = RouteTable(shared=False)

@@ -12,6 +12,7 @@ from carework.http.params import ExpectedVersion, Page, Session
 from carework.http.principal import Caller
 from carework.http.responses import READ_ERRORS, SEARCH_ERRORS, created, plan_json
 from carework.http.route import RouteTable
+from carework.pdf import PDF_CONTENT, pdf_response
 from carework.plans import service as plans
 from carework.plans.schemas import (
     PlanCreate,
@@ -24,7 +25,6 @@ from carework.plans.schemas import (
     PlanUpdate,
 )
 from carework.readmodel.schemas import DpsPlanRead, NavPlanRead
-from carework.ui.pdf import PDF_CONTENT, pdf_response
 from carework.vocab import PlanStatus
 
 #: The care team's plan routes, mounted by DPS and by NAV.

@@ -27,6 +27,7 @@ from carework.goals.schemas import GoalCreate, GoalUpdate
 from carework.http.params import Limits, Session
 from carework.notes import service as notes
 from carework.notes.schemas import NoteCreate
+from carework.pdf import pdf_response
 from carework.plans import service as plans
 from carework.plans.schemas import PlanCreate, PlanUpdate
 from carework.ui.forms import (
@@ -40,7 +41,6 @@ from carework.ui.forms import (
     parse_sent,
 )
 from carework.ui.pages import page, paged, redirect
-from carework.ui.pdf import pdf_response
 from carework.ui.plan_context import plan_context
 from carework.ui.route import Posted, SignedIn, care_router
 from carework.vocab import ConsentEvidence

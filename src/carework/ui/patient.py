@@ -17,9 +17,9 @@ from carework.goals.schemas import PatientGoalProposal
 from carework.http.params import Limits, Session
 from carework.notes import service as notes
 from carework.notes.schemas import PatientNoteCreate
+from carework.pdf import pdf_response
 from carework.ui.forms import filled, parse
 from carework.ui.pages import page, redirect
-from carework.ui.pdf import pdf_response
 from carework.ui.plan_context import plan_context
 from carework.ui.route import Posted, SignedIn, patient_router
 

@@ -1,5 +1,5 @@
 """Norwegian words for the closed vocabularies and the trail's actions, and the template
-filters that show them."""
+filters that show them: the pages and the printed plan (``pdf``) say the same things."""
 
 from __future__ import annotations
 

@@ -23,9 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
+from carework import labels
 from carework.auth.principal import Principal
 from carework.readmodel.schemas import ActivityRead, GoalRead, PatientPlanRead, PlanRead
-from carework.ui import labels
 from carework.vocab import ConsentScope, GoalDomain, Visibility
 
 #: Times in the document are Norwegian wall-clock times, whatever the server's zone.
@@ -35,7 +35,7 @@ MEDIA_TYPE = "application/pdf"
 PDF_CONTENT = {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}
 
 _env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates" / "pdf"),
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(default=True),
 )
 

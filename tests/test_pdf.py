@@ -15,6 +15,7 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
+from carework.pdf import render
 from carework.pdf.render import oslo
 from tests.domain_helpers import add_activity, add_goal, add_note, assert_created
 from tests.factories import Actor, World, create_plan
@@ -196,3 +197,22 @@ def test_times_are_oslo_wall_clock() -> None:
     assert oslo(datetime(2026, 7, 1, 10, 0, tzinfo=UTC)) == "01.07.2026 12:00"  # summer, +2
     assert oslo(datetime(2026, 12, 1, 10, 0, tzinfo=UTC)) == "01.12.2026 11:00"  # winter, +1
     assert oslo(None) == "-"
+
+
+async def test_a_download_that_waits_too_long_for_its_turn_is_503_with_retry_after(
+    client: httpx.AsyncClient, filled: Filled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One layout at a time per process: while the slot is taken (here by the test itself),
+    a download waits ``WAIT_SECONDS`` and is then told when to come back."""
+    monkeypatch.setattr(render, "WAIT_SECONDS", 0.2)
+    url = f"/api/v1/dps/plans/{filled.plan_id}/pdf"
+    other_download = object()
+    await render._renders.acquire_on_behalf_of(other_download)
+    try:
+        busy = await client.get(url, headers=filled.world.clinician.headers)
+    finally:
+        render._renders.release_on_behalf_of(other_download)
+    assert busy.status_code == 503
+    assert busy.headers["content-type"].startswith("application/problem+json")
+    assert busy.headers["retry-after"] == str(render.RETRY_AFTER_SECONDS)
+    assert (await client.get(url, headers=filled.world.clinician.headers)).status_code == 200

@@ -26,6 +26,8 @@ from tests.live import LiveServer, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "openapi" / "openapi.json"
+#: What the generator needs besides the spec: the PDF answers read as bytes.
+CLIENT_CONFIG = ROOT / "openapi" / "client-config.yaml"
 BIN = Path(sys.executable).parent
 PACKAGE = "carework_client"  # from the spec's title
 
@@ -52,7 +54,7 @@ def generated_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     run(
         str(BIN / "openapi-python-client"),
         *("generate", "--path", str(SPEC), "--output-path", str(work / "client")),
-        *("--meta", "setup", "--fail-on-warning"),
+        *("--meta", "setup", "--config", str(CLIENT_CONFIG), "--fail-on-warning"),
         cwd=work,
     )
     site = work / "site"
@@ -96,6 +98,7 @@ def test_generated_client_runs_the_two_sided_scenario(
     dps_read_plan = generated("api.dps.dps_read_plan")
     nav_create_goal = generated("api.nav.nav_create_goal")
     nav_read_plan = generated("api.nav.nav_read_plan")
+    nav_read_plan_pdf = generated("api.nav.nav_read_plan_pdf")
 
     world = make_world(tokens)
 
@@ -144,6 +147,9 @@ def test_generated_client_runs_the_two_sided_scenario(
         assert isinstance(nav_view, models.NavPlanRead), nav_view
         assert nav_view.consent == []
         assert {(g.id, g.domain) for g in nav_view.goals} == {(work.id, models.GoalDomain.WORK)}
+
+        pdf = nav_read_plan_pdf.sync(plan.id, client=nav)
+        assert pdf.payload.read().startswith(b"%PDF"), pdf
 
         dps_view = dps_read_plan.sync(plan.id, client=dps)
         assert isinstance(dps_view, models.DpsPlanRead), dps_view

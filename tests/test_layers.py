@@ -22,7 +22,7 @@ FLOORS: list[tuple[str, frozenset[str]]] = [
     ("vocabulary and errors", frozenset({"__init__", "vocab", "errors"})),
     (
         "plain helpers",
-        frozenset({"bodies", "versions", "lifecycle", "config", "logs", "nid", "files"}),
+        frozenset({"bodies", "versions", "lifecycle", "config", "logs", "nid", "files", "labels"}),
     ),
     ("tables and paging", frozenset({"models", "paging"})),
     ("database and identity", frozenset({"db", "auth"})),
@@ -37,6 +37,7 @@ FLOORS: list[tuple[str, frozenset[str]]] = [
     ("reviews, meetings, indicators", frozenset({"reviews", "meetings", "indicators"})),
     ("demo data", frozenset({"demo"})),
     ("HTTP glue", frozenset({"http"})),
+    ("the printed plan", frozenset({"pdf"})),
     ("audiences", frozenset({"api", "fhir", "ui", "operations"})),
     ("the app", frozenset({"app"})),
     ("the spec", frozenset({"openapi"})),

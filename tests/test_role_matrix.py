@@ -84,6 +84,7 @@ MATRIX: list[Row] = [
     R("POST /api/v1/dps/plans/search",                                200, 403, 403, 403, 401, 200),
     R("GET /api/v1/dps/plans/{plan_id}",                              200, 403, 403, 403, 401, 404),
     R("PATCH /api/v1/dps/plans/{plan_id}",                            200, 403, 403, 403, 401, 404),
+    R("GET /api/v1/dps/plans/{plan_id}/pdf",                          200, 403, 403, 403, 401, 404),
     R("POST /api/v1/dps/plans/{plan_id}/goals",                       201, 403, 403, 403, 401, 404),
     R("GET /api/v1/dps/plans/{plan_id}/goals/{goal_id}",              200, 403, 403, 403, 401, 404),
     R("PATCH /api/v1/dps/plans/{plan_id}/goals/{goal_id}",            200, 403, 403, 403, 401, 404),
@@ -103,6 +104,7 @@ MATRIX: list[Row] = [
     R("POST /api/v1/nav/plans/search",                                403, 200, 403, 403, 401, 200),
     R("GET /api/v1/nav/plans/{plan_id}",                              403, 200, 403, 403, 401, 404),
     R("PATCH /api/v1/nav/plans/{plan_id}",                            403, 200, 403, 403, 401, 404),
+    R("GET /api/v1/nav/plans/{plan_id}/pdf",                          403, 200, 403, 403, 401, 404),
     R("POST /api/v1/nav/plans/{plan_id}/goals",                       403, 201, 403, 403, 401, 404),
     R("GET /api/v1/nav/plans/{plan_id}/goals/{goal_id}",              403, 200, 403, 403, 401, 404),
     R("PATCH /api/v1/nav/plans/{plan_id}/goals/{goal_id}",            403, 200, 403, 403, 401, 404),
@@ -116,6 +118,7 @@ MATRIX: list[Row] = [
     R("GET /api/v1/nav/plans/{plan_id}/history",                      403, 200, 403, 403, 401, 404),
     R("GET /api/v1/nav/events",                                       403, 200, 403, 403, 401, 200),
     R("GET /api/v1/patient/plan",                                     403, 403, 200, 403, 401, 404),
+    R("GET /api/v1/patient/plan/pdf",                                 403, 403, 200, 403, 401, 404),
     R("POST /api/v1/patient/plan/goals",                              403, 403, 201, 403, 401, 404),
     R("POST /api/v1/patient/plan/goals/{goal_id}/notes",              403, 403, 201, 403, 401, 404),
     R("GET /api/v1/patient/plan/goals/{goal_id}/notes",               403, 403, 200, 403, 401, 404),
@@ -321,6 +324,16 @@ async def s_read_plan(ctx: Ctx) -> Call:
     return Call(f"{ctx.base}/{plan_id}", plan_id=plan_id, check=_is("id", plan_id))
 
 
+def _is_pdf(response: httpx.Response, actor: Actor, insider: bool) -> None:
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+
+
+async def s_read_plan_pdf(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    return Call(f"{ctx.base}/{plan_id}/pdf", plan_id=plan_id, check=_is_pdf)
+
+
 async def s_update_plan(ctx: Ctx) -> Call:
     plan_id = await ctx.plan()
     url = f"{ctx.base}/{plan_id}"
@@ -408,6 +421,11 @@ async def s_add_team_member(ctx: Ctx) -> Call:
 async def s_patient_read_plan(ctx: Ctx) -> Call:
     plan_id = await ctx.plan()
     return Call("/api/v1/patient/plan", plan_id=plan_id, check=_is("id", plan_id))
+
+
+async def s_patient_read_plan_pdf(ctx: Ctx) -> Call:
+    plan_id = await ctx.plan()
+    return Call("/api/v1/patient/plan/pdf", plan_id=plan_id, check=_is_pdf)
 
 
 async def s_patient_propose_goal(ctx: Ctx) -> Call:
@@ -853,6 +871,7 @@ SCENARIOS: dict[str, Scenario] = {
     "GET /api/v1/{side}/plans": s_list_plans,
     "POST /api/v1/{side}/plans/search": s_search_plans,
     "GET /api/v1/{side}/plans/{plan_id}": s_read_plan,
+    "GET /api/v1/{side}/plans/{plan_id}/pdf": s_read_plan_pdf,
     "PATCH /api/v1/{side}/plans/{plan_id}": s_update_plan,
     "POST /api/v1/{side}/plans/{plan_id}/goals": s_create_goal,
     "GET /api/v1/{side}/plans/{plan_id}/goals/{goal_id}": s_read_goal,
@@ -865,6 +884,7 @@ SCENARIOS: dict[str, Scenario] = {
     "PATCH /api/v1/{side}/plans/{plan_id}/activities/{activity_id}": s_update_activity,
     "POST /api/v1/{side}/plans/{plan_id}/team": s_add_team_member,
     "GET /api/v1/patient/plan": s_patient_read_plan,
+    "GET /api/v1/patient/plan/pdf": s_patient_read_plan_pdf,
     "POST /api/v1/patient/plan/goals": s_patient_propose_goal,
     "POST /api/v1/patient/plan/goals/{goal_id}/notes": s_patient_add_note,
     "POST /api/v1/{side}/plans/{plan_id}/consents": s_record_consent,

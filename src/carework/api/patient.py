@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import status
+from fastapi import Response, status
 
 from carework import readmodel
 from carework.api import agreements, consents, meetings, trail
@@ -13,10 +13,11 @@ from carework.goals import service as goals
 from carework.goals.schemas import PatientGoalProposal
 from carework.http.params import Limits, Page, Session
 from carework.http.principal import Caller
-from carework.http.responses import plan_json
+from carework.http.responses import READ_ERRORS, plan_json
 from carework.http.route import AudienceRouter, RouteTable
 from carework.notes import service as notes
 from carework.notes.schemas import PatientNoteCreate
+from carework.pdf import PDF_CONTENT, pdf_response
 from carework.readmodel.schemas import GoalRead, NoteList, NoteRead, PatientPlanRead
 from carework.vocab import Role
 
@@ -26,6 +27,16 @@ routes = RouteTable(shared=False)
 @routes.read("/plan", PatientPlanRead, "My plan")
 async def patient_read_plan(principal: Caller, session: Session) -> Any:
     return plan_json(await readmodel.read_own_plan(session, principal))
+
+
+@routes.get(
+    "/plan/pdf", response_class=Response,
+    responses={**READ_ERRORS, 200: {"description": "My plan as a PDF", "content": PDF_CONTENT}},
+    summary="My plan as a PDF, my copy (Norwegian; no national id number)",
+)  # fmt: skip
+async def patient_read_plan_pdf(principal: Caller, session: Session) -> Response:
+    found = await readmodel.read_own_plan(session, principal)
+    return await pdf_response(readmodel.validated(found, principal.role), principal)
 
 
 @routes.create(

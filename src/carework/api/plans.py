@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import Query, Request
+from fastapi import Query, Request, Response
 
 from carework import readmodel
 from carework.http.params import ExpectedVersion, Page, Session
 from carework.http.principal import Caller
-from carework.http.responses import SEARCH_ERRORS, created, plan_json
+from carework.http.responses import READ_ERRORS, SEARCH_ERRORS, created, plan_json
 from carework.http.route import RouteTable
+from carework.pdf import PDF_CONTENT, pdf_response
 from carework.plans import service as plans
 from carework.plans.schemas import (
     PlanCreate,
@@ -31,6 +32,8 @@ routes = RouteTable()
 PLAN_READ = {"dps": DpsPlanRead, "nav": NavPlanRead}
 #: A look-up whose criteria (a national id) come in a body, never in the URL.
 _SEARCH = {"responses": SEARCH_ERRORS}
+#: A PDF answer, with the read errors.
+PDF_READ = {**READ_ERRORS, 200: {"description": "The plan as a PDF", "content": PDF_CONTENT}}
 
 
 @routes.create("/plans", PLAN_READ, "Create a plan for a patient")
@@ -73,6 +76,15 @@ async def plan_status(body: PlanStatusQuery, principal: Caller, session: Session
 @routes.read("/plans/{plan_id}", PLAN_READ, "The caller's view of a plan")
 async def read_plan(plan_id: uuid.UUID, principal: Caller, session: Session) -> Any:
     return plan_json(await readmodel.read_plan(session, principal, plan_id))
+
+
+@routes.get(
+    "/plans/{plan_id}/pdf", response_class=Response, responses=PDF_READ,
+    summary="The caller's view of a plan as a PDF (Norwegian; no national id number)",
+)  # fmt: skip
+async def read_plan_pdf(plan_id: uuid.UUID, principal: Caller, session: Session) -> Response:
+    found = await readmodel.read_plan(session, principal, plan_id)
+    return await pdf_response(readmodel.validated(found, principal.role), principal)
 
 
 @routes.change("/plans/{plan_id}", PLAN_READ, "Change plan fields")

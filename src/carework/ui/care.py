@@ -27,6 +27,7 @@ from carework.goals.schemas import GoalCreate, GoalUpdate
 from carework.http.params import Limits, Session
 from carework.notes import service as notes
 from carework.notes.schemas import NoteCreate
+from carework.pdf import pdf_response
 from carework.plans import service as plans
 from carework.plans.schemas import PlanCreate, PlanUpdate
 from carework.ui.forms import (
@@ -102,6 +103,13 @@ async def read_plan(
         may_read_access_log=may_read_access_log(principal),
         **plan_context(principal, readmodel.validated(found, principal.role)),
     )  # fmt: skip
+
+
+@router.get(f"{PLAN}/pdf", operation_id="ui_read_plan_pdf")
+async def read_plan_pdf(plan_id: uuid.UUID, principal: SignedIn, session: Session) -> Response:
+    """The same PDF as ``GET /api/v1/{dps,nav}/plans/{plan_id}/pdf``, for the signed-in person."""
+    found = await readmodel.read_plan(session, principal, plan_id)
+    return await pdf_response(readmodel.validated(found, principal.role), principal)
 
 
 @router.post(f"{PLAN}/status", operation_id="ui_update_plan")

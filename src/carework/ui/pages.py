@@ -10,8 +10,8 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from carework import labels
 from carework.auth.principal import Principal
-from carework.ui import labels
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")

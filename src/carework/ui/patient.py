@@ -17,6 +17,7 @@ from carework.goals.schemas import PatientGoalProposal
 from carework.http.params import Limits, Session
 from carework.notes import service as notes
 from carework.notes.schemas import PatientNoteCreate
+from carework.pdf import pdf_response
 from carework.ui.forms import filled, parse
 from carework.ui.pages import page, redirect
 from carework.ui.plan_context import plan_context
@@ -35,6 +36,13 @@ async def my_plan(request: Request, principal: SignedIn, session: Session) -> Re
     context["consents"] = await consent.list_own(session, principal)
     context["access_log"], _ = await audit.access_log(session, principal, limit=50, cursor=None)
     return page(request, "me.html", principal, **context)
+
+
+@router.get("/pdf", operation_id="ui_patient_read_plan_pdf")
+async def my_plan_pdf(principal: SignedIn, session: Session) -> Response:
+    """My copy of the plan: the same PDF as ``GET /api/v1/patient/plan/pdf``."""
+    found = await readmodel.read_own_plan(session, principal)
+    return await pdf_response(readmodel.validated(found, principal.role), principal)
 
 
 @router.post("/goals", operation_id="ui_patient_propose_goal")

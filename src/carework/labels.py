@@ -1,5 +1,5 @@
 """Norwegian words for the closed vocabularies and the trail's actions, and the template
-filters that show them."""
+filters that show them: the pages and the printed plan (``pdf``) say the same things."""
 
 from __future__ import annotations
 
@@ -55,6 +55,8 @@ LABELS: dict[str, str] = {
 ACTIONS: dict[str, str] = {
     "read_plan": "Leste planen",
     "patient_plan": "Leste planen",
+    "read_plan_pdf": "Lastet ned planen som PDF",
+    "patient_read_plan_pdf": "Lastet ned planen som PDF",
     "create_plan": "Opprettet planen",
     "update_plan": "Endret planen",
     "list_plans": "Leste planlisten",

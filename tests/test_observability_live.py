@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import re
 import secrets
 import subprocess
 import sys
@@ -202,7 +203,10 @@ def test_a_request_continues_the_callers_trace_down_to_the_database_without_the_
     assert leaks == []
     read_span = next(s for s in servers if s.name == "GET /api/v1/dps/plans/{plan_id}")
     assert read_span.attributes["http.route"] == "/api/v1/dps/plans/{plan_id}"
-    assert read_span.attributes["http.target"] == f"/api/v1/dps/plans/{plan_id}"
+    # Runs of 6+ digits are masked wherever a path is recorded (a national id has 11); a plan
+    # id may hold such a run too (it did: the test failed one run in a few dozen).
+    target = re.sub(r"\d{6,}", "{digits}", f"/api/v1/dps/plans/{plan_id}")
+    assert read_span.attributes["http.target"] == target
 
 
 def test_without_an_endpoint_no_tracing_is_loaded(database_url: str) -> None:

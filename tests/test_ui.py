@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from carework.ui import care
+from carework.ui import care, signout
 from tests.domain_helpers import (
     add_activity,
     add_goal,
@@ -19,7 +21,7 @@ from tests.domain_helpers import (
     read_patient_plan,
     read_plan,
 )
-from tests.factories import Actor, World, create_plan
+from tests.factories import Actor, TokenMaker, World, create_plan
 
 ORIGIN = "http://carework.test"
 CONTROLS = {"input", "select", "textarea"}
@@ -192,6 +194,48 @@ async def test_pasted_token_signs_in(client: httpx.AsyncClient, world: World) ->
 
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+async def test_logout_ends_the_session_on_the_server(client: httpx.AsyncClient) -> None:
+    signed_in = await client.post(
+        "/ui/login", content="person=kari", headers={"Origin": ORIGIN, **FORM}
+    )
+    token = signed_in.cookies["carework_ui"]
+    cookie = {"Cookie": f"carework_ui={token}"}
+    assert (await client.get("/ui/plans", headers=cookie)).status_code == 200
+    out = await client.post("/ui/logout", headers={**cookie, "Origin": ORIGIN})
+    assert out.status_code == 303
+    assert 'carework_ui=""' in out.headers["set-cookie"]
+    for method, path in (("GET", "/ui/plans"), ("GET", "/ui/"), ("POST", "/ui/plans")):
+        again = await client.request(method, path, headers={**cookie, "Origin": ORIGIN})
+        assert again.status_code == 303, again.text
+        assert again.headers["location"] == "/ui/login?feil=signed-out"
+    said = await client.get("/ui/login?feil=signed-out")
+    assert "Du er logget ut" in said.text
+    # Signing out twice (a second tab) is no error.
+    twice = await client.post("/ui/logout", headers={**cookie, "Origin": ORIGIN})
+    assert twice.status_code == 303
+
+
+async def test_an_expired_session_says_so(client: httpx.AsyncClient, tokens: TokenMaker) -> None:
+    stale = tokens.actor("clinician", org="dps-expired", ttl=-600)
+    response = await client.get("/ui/plans", headers=as_(stale))
+    assert response.headers["location"] == "/ui/login?feil=expired"
+    said = await client.get(response.headers["location"])
+    assert "Økten er utløpt — logg inn igjen" in said.text
+    assert "ikke godtatt" not in said.text
+
+
+async def test_expired_sign_outs_are_purged(app: FastAPI) -> None:
+    sessionmaker = app.state.sessionmaker
+    old, live = uuid.uuid4().hex, uuid.uuid4().hex
+    async with sessionmaker() as session, session.begin():
+        await signout.sign_out(session, old, fallback=timedelta(seconds=-60))
+        await signout.sign_out(session, live, fallback=timedelta(hours=1))
+    assert await signout.purge_expired(sessionmaker) >= 1
+    async with sessionmaker() as session:
+        assert not await signout.is_signed_out(session, old)
+        assert await signout.is_signed_out(session, live)
 
 
 async def test_cross_site_form_posts_are_refused(client: httpx.AsyncClient, world: World) -> None:

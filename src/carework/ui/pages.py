@@ -34,6 +34,8 @@ ERRORS: dict[str, str] = {
     "forbidden": "Du har ikke tilgang til å gjøre dette.",
     "not-found": "Fant ikke det du lette etter, eller du har ikke tilgang til det.",
     "unauthorized": "Innloggingen ble ikke godtatt. Prøv igjen.",
+    "expired": "Økten er utløpt — logg inn igjen.",
+    "signed-out": "Du er logget ut. Logg inn igjen for å fortsette.",
 }
 #: The page shown while the database cannot serve (503).
 UNAVAILABLE = "Tjenesten er midlertidig utilgjengelig. Vent litt og prøv igjen."

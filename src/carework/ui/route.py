@@ -28,12 +28,17 @@ from carework.errors import (
 )
 from carework.http.principal import verify_once
 from carework.http.route import Handler, UnitOfWorkRoute
+from carework.ui import signout
 from carework.ui.forms import Form, read_form
 from carework.ui.pages import ERRORS, UNAVAILABLE, error_page, redirect
 from carework.vocab import Role
 
 COOKIE = "carework_ui"
 SESSION_SECONDS = 8 * 3600
+
+
+class SignedOut(Unauthorized):
+    """A cookie from a page session that was signed out."""
 
 
 class CrossSiteRefused(Forbidden):
@@ -57,16 +62,26 @@ class UiRoute(UnitOfWorkRoute):
                 return response
             except CrossSiteRefused:
                 return error_page(request, 403, "Skjemaet kom ikke fra denne nettsiden.")
-            except Unauthorized:
-                if request.method == "POST":
-                    return redirect("/ui/login", feil="unauthorized")
-                return redirect("/ui/login")
+            except Unauthorized as exc:
+                return redirect("/ui/login", **_why_signed_out(request, exc))
             except CareworkError as exc:
                 if request.method == "POST":
                     return redirect(_page_of(request), feil=exc.slug)
                 return error_page(request, exc.status, ERRORS.get(exc.slug, "Noe gikk galt."))
 
         return run
+
+
+def _why_signed_out(request: Request, exc: Unauthorized) -> dict[str, str]:
+    """What the sign-in page says: a refused sign-in, a session that ended, or nothing (never
+    signed in). An expired session must not read like a wrong password."""
+    if request.url.path == "/ui/login":
+        return {"feil": "unauthorized"}
+    if isinstance(exc, SignedOut):
+        return {"feil": "signed-out"}
+    if isinstance(exc, MissingCredentials):
+        return {"feil": "unauthorized"} if request.method == "POST" else {}
+    return {"feil": "expired"}
 
 
 def _page_of(request: Request) -> str:
@@ -85,6 +100,8 @@ async def signed_in(request: Request) -> Principal:
     if not token:
         raise MissingCredentials("Not signed in.")
     principal = await verify_once(request.scope, token)
+    if await signout.is_signed_out(request.state.session, token):
+        raise SignedOut("This page session was signed out.")
     request.state.principal = principal  # the audit event names who it was
     return principal
 

@@ -12,6 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from carework.app import housekeeping_jobs
+from carework.config import Settings
 from carework.ui import care, signout
 from tests.domain_helpers import (
     add_activity,
@@ -226,13 +228,14 @@ async def test_an_expired_session_says_so(client: httpx.AsyncClient, tokens: Tok
     assert "ikke godtatt" not in said.text
 
 
-async def test_expired_sign_outs_are_purged(app: FastAPI) -> None:
+async def test_expired_sign_outs_are_purged(app: FastAPI, settings: Settings) -> None:
     sessionmaker = app.state.sessionmaker
+    jobs = {job.name: job for job in housekeeping_jobs(settings, sessionmaker, app.state.refusals)}
     old, live = uuid.uuid4().hex, uuid.uuid4().hex
     async with sessionmaker() as session, session.begin():
         await signout.sign_out(session, old, fallback=timedelta(seconds=-60))
         await signout.sign_out(session, live, fallback=timedelta(hours=1))
-    assert await signout.purge_expired(sessionmaker) >= 1
+    await jobs["ui-signout-purge"].run()
     async with sessionmaker() as session:
         assert not await signout.is_signed_out(session, old)
         assert await signout.is_signed_out(session, live)
@@ -362,7 +365,9 @@ async def test_stale_edit_shows_a_clear_message(client: httpx.AsyncClient, world
     )
     assert first.headers["location"].endswith("?ok=status")
     stale = await client.post(
-        url, data={"status": "achieved", "version": "1"}, headers=posting(world.clinician)
+        url,
+        data={"status": "achieved", "version": "1", "confirm": "ja"},
+        headers=posting(world.clinician),
     )
     assert stale.status_code == 303
     html = await page(client, world.clinician, stale.headers["location"])
@@ -516,7 +521,9 @@ async def test_clinician_updates_an_activity(client: httpx.AsyncClient, world: W
     )  # fmt: skip
 
     # The page the user still has open names version 1: refused, with a clear message.
-    stale = await post(client, world.clinician, action, {"version": "1", "status": "done"})
+    stale = await post(
+        client, world.clinician, action, {"version": "1", "status": "done", "confirm": "ja"}
+    )
     assert stale == f"{plan_page}?feil=precondition-failed"
     html = await shown(client, world.clinician, stale, 200)
     assert "Noen andre har endret dette" in html
@@ -527,7 +534,7 @@ async def test_clinician_updates_an_activity(client: httpx.AsyncClient, world: W
         ({"version": "2", "start": "2030-05-01", "end": "2030-04-01"}, "rule-violation"),
         ({"version": "2", "title": ""}, "rule-violation"),
         ({"version": "2", "status": "unknown"}, "rule-violation"),
-        ({"version": "x", "status": "done"}, "precondition-failed"),
+        ({"version": "x", "status": "done", "confirm": "ja"}, "precondition-failed"),
         ({"version": "2", "status": "planned"}, "conflict"),
     ]:
         assert await post(client, world.clinician, action, data) == f"{plan_page}?feil={slug}"
@@ -580,7 +587,9 @@ async def test_plan_status_moves_with_stale_edit_handling(
     ok = await post(client, world.clinician, action, {"version": "1", "status": "active"})
     assert ok == f"{plan_page}?ok=plan_status"
     assert "Planens status er oppdatert." in await shown(client, world.clinician, ok, 200)
-    stale = await post(client, world.clinician, action, {"version": "1", "status": "closed"})
+    stale = await post(
+        client, world.clinician, action, {"version": "1", "status": "closed", "confirm": "ja"}
+    )
     assert stale == f"{plan_page}?feil=precondition-failed"
     assert "Noen andre har endret dette" in await shown(client, world.clinician, stale, 200)
     for data, slug in [
@@ -588,13 +597,16 @@ async def test_plan_status_moves_with_stale_edit_handling(
         ({"version": "2", "status": "paused"}, "rule-violation"),
         ({"version": "2", "status": ""}, "rule-violation"),
         ({"version": "2"}, "rule-violation"),
-        ({"status": "completed"}, "rule-violation"),  # no version: no blind overwrite
+        (
+            {"status": "completed", "confirm": "ja"},
+            "rule-violation",
+        ),  # no version: no blind overwrite
     ]:
         assert await post(client, world.clinician, action, data) == f"{plan_page}?feil={slug}"
     assert (await read_plan(client, world.clinician, plan["id"]))["status"] == "active"
 
     # Either side may change the plan (as through the API); the patient and outsiders not.
-    done = {"version": "2", "status": "completed"}
+    done = {"version": "2", "status": "completed", "confirm": "ja"}
     assert await post(client, world.patient, action, done) == f"{plan_page}?feil=forbidden"
     await shown(client, world.patient, f"{plan_page}?feil=forbidden", 403)
     outside = await post(client, world.other_clinician, action, done)
@@ -821,3 +833,128 @@ async def test_plan_list_pages(
         bad = await client.get(f"/ui/plans?cursor={cursor}", headers=as_(world.clinician))
         assert bad.status_code == 422
         assert "Noen av feltene er ikke fylt ut riktig" in bad.text
+
+
+# --- safe forms (issue #15) ----------------------------------------------------------------
+
+
+def select_options(html: str, select_id: str) -> tuple[str, list[tuple[str, bool]]]:
+    """A select's opening tag and its options as (value, selected)."""
+    found = re.search(rf'(<select id="{re.escape(select_id)}"[^>]*>)(.*?)</select>', html, re.S)
+    assert found is not None, f"no select {select_id}"
+    options = re.findall(r'<option value="([^"]*)"([^>]*)>', found[2])
+    return found[1], [(value, "selected" in rest) for value, rest in options]
+
+
+async def test_status_selects_preselect_no_status(client: httpx.AsyncClient, world: World) -> None:
+    plan = await create_plan(client, world)
+    goal = await treatment_goal(client, world, plan["id"])
+    html = await page(client, world.clinician, f"/ui/plans/{plan['id']}")
+    for select_id in ("plan_status", f"status-{goal['id']}"):
+        tag, options = select_options(html, select_id)
+        assert "required" in tag
+        assert options[0] == ("", False), "a placeholder comes first, so nothing is chosen"
+        assert not any(selected for _, selected in options)
+    assert "Velg ny status" in html
+
+
+async def test_final_moves_ask_for_confirmation_first(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    plan = await create_plan(client, world)
+    goal = await treatment_goal(client, world, plan["id"])
+    plan_page = f"/ui/plans/{plan['id']}"
+    goal_action = f"{plan_page}/goals/{goal['id']}/status"
+    asked = await client.post(
+        goal_action, data={"status": "achieved", "version": "1"}, headers=posting(world.clinician)
+    )
+    assert asked.status_code == 200
+    check_page(asked.text)
+    assert "Dette kan ikke angres" in asked.text
+    assert f'action="{goal_action}"' in asked.text
+    for hidden in ('name="status" value="achieved"', 'name="version" value="1"',
+                   'name="confirm" value="ja"'):  # fmt: skip
+        assert hidden in asked.text
+    assert (await read_plan(client, world.clinician, plan["id"]))["goals"][0]["status"] == "active"
+    achieved = {"status": "achieved", "version": "1", "confirm": "ja"}
+    confirmed = await post(client, world.clinician, goal_action, achieved)
+    assert confirmed == f"{plan_page}?ok=status"
+    assert (await read_plan(client, world.clinician, plan["id"]))["goals"][0]["status"] == (
+        "achieved"
+    )
+    # Not final: no step. Outside the unit: the same refusal as the move itself.
+    closing = {"status": "closed", "version": "1"}
+    outside = await post(client, world.other_clinician, f"{plan_page}/status", closing)
+    assert outside == f"{plan_page}?feil=not-found"
+    asked = await client.post(f"{plan_page}/status", data=closing, headers=posting(world.advisor))
+    assert asked.status_code == 200
+    assert "Ja, sett status til «Avsluttet»" in asked.text
+    assert (await read_plan(client, world.clinician, plan["id"]))["status"] == "active"
+
+
+async def test_editing_a_done_activity_asks_nothing(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    plan = await create_plan(client, world)
+    activity = await add_activity(client, world.clinician, plan["id"], "therapy")
+    action = f"/ui/plans/{plan['id']}/activities/{activity['id']}"
+    done = {"version": "1", "status": "done", "current_status": "planned"}
+    asked = await client.post(action, data=done, headers=posting(world.clinician))
+    assert asked.status_code == 200, "planned → done is final: confirmed first"
+    assert await post(client, world.clinician, action, {**done, "confirm": "ja"}) == (
+        f"/ui/plans/{plan['id']}?ok=activity_updated"
+    )
+    renamed = {"version": "2", "status": "done", "current_status": "done", "title": "Samtaler"}
+    assert await post(client, world.clinician, action, renamed) == (
+        f"/ui/plans/{plan['id']}?ok=activity_updated"
+    )
+
+
+async def test_a_closed_plan_shows_no_forms(client: httpx.AsyncClient, world: World) -> None:
+    plan = await create_plan(client, world)
+    await treatment_goal(client, world, plan["id"])
+    plan_page = f"/ui/plans/{plan['id']}"
+    open_html = await page(client, world.clinician, plan_page)
+    assert f'action="{plan_page}/' in open_html
+    assert 'action="/ui/me/goals' in await page(client, world.patient, "/ui/me")
+    closed = {"status": "closed", "version": "1", "confirm": "ja"}
+    assert await post(client, world.clinician, f"{plan_page}/status", closed) == (
+        f"{plan_page}?ok=plan_status"
+    )
+    for actor, path in ((world.clinician, plan_page), (world.advisor, plan_page)):
+        html = await page(client, actor, path)
+        assert f'action="{plan_page}/' not in html, "no form on a closed plan"
+        assert "kan bare leses" in html
+    me = await page(client, world.patient, "/ui/me")
+    assert 'action="/ui/me/goals' not in me
+    assert "kan bare leses" in me
+
+
+class TextFields(HTMLParser):
+    """Text inputs and text areas, and whether each has a maxlength."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unbounded: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        typed = a.get("type") or "text"
+        if (tag == "textarea" or (tag == "input" and typed in {"text", "search"})) and (
+            "maxlength" not in a
+        ):
+            self.unbounded.append(str(a.get("id")))
+
+
+async def test_every_text_field_has_the_apis_limit(client: httpx.AsyncClient, world: World) -> None:
+    plan = await create_plan(client, world)
+    await treatment_goal(client, world, plan["id"])
+    for actor, path in (
+        (world.clinician, "/ui/plans"),
+        (world.clinician, f"/ui/plans/{plan['id']}"),
+        (world.advisor, f"/ui/plans/{plan['id']}"),
+        (world.patient, "/ui/me"),
+    ):
+        fields = TextFields()
+        fields.feed(await page(client, actor, path))
+        assert fields.unbounded == [], (path, fields.unbounded)

@@ -11,10 +11,12 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 from fastapi import FastAPI
+from markupsafe import escape
 
 from carework.app import housekeeping_jobs
 from carework.config import Settings
 from carework.ui import care, signout
+from carework.ui.pages import ERRORS
 from tests.domain_helpers import (
     add_activity,
     add_goal,
@@ -369,8 +371,10 @@ async def test_stale_edit_shows_a_clear_message(client: httpx.AsyncClient, world
         data={"status": "achieved", "version": "1", "confirm": "ja"},
         headers=posting(world.clinician),
     )
-    assert stale.status_code == 303
-    html = await page(client, world.clinician, stale.headers["location"])
+    assert stale.status_code == 412, "the plan's page again, at its newest version"
+    html = stale.text
+    check_page(html)
+    assert version_in(html, url) == "2"
     assert "Noen andre har endret dette" in html
     assert 'role="alert"' in html
     api = await client.get(f"/api/v1/dps/plans/{plan['id']}", headers=world.clinician.headers)
@@ -445,8 +449,19 @@ async def test_htmx_ships_with_the_package(client: httpx.AsyncClient) -> None:
 async def post(
     client: httpx.AsyncClient, actor: Actor, path: str, data: dict[str, str | list[str]]
 ) -> str:
-    """A form post; returns where it sends the browser (always a 303)."""
+    """A form post; returns where it sends the browser (a 303), or, for a refusal the person
+    can fix (409, 412, 422), the page the form is shown on again and the message it shows,
+    written as the same ``?feil=`` address the browser would be sent to otherwise."""
     response = await client.post(path, data=data, headers=posting(actor))
+    if response.status_code in (409, 412, 422):
+        check_page(response.text)
+        assert 'role="alert"' in response.text
+        slugs = [slug for slug, text in ERRORS.items() if str(escape(text)) in response.text]
+        if "error-summary" in response.text:  # the fields named, in place of the message
+            slugs.append("rule-violation")
+        assert len(slugs) == 1, slugs
+        form_page = re.sub(r"^(/ui/plans/[^/]+|/ui/me|/ui/plans)(/.*)?$", r"\1", path)
+        return f"{form_page}?feil={slugs[0]}"
     assert response.status_code == 303, response.text
     location: str = response.headers["location"]
     return location

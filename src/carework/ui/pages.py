@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from carework.auth.principal import Principal
 from carework.ui import labels
+from carework.ui.refill import NOTHING, Refill
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -66,8 +67,9 @@ def page(request: Request, name: str, principal: Principal | None, **context: An
         message = {"kind": "error", "text": ERRORS[query["feil"]]}
     elif query.get("ok") in SAVED:
         message = {"kind": "ok", "text": SAVED[query["ok"]]}
+    refill: Refill = getattr(request.state, "refill", NOTHING)
     return templates.TemplateResponse(
-        request, name, {"principal": principal, "message": message, **context}
+        request, name, {"principal": principal, "message": message, "refill": refill, **context}
     )
 
 

@@ -973,3 +973,83 @@ async def test_every_text_field_has_the_apis_limit(client: httpx.AsyncClient, wo
         fields = TextFields()
         fields.feed(await page(client, actor, path))
         assert fields.unbounded == [], (path, fields.unbounded)
+
+
+# --- refusals keep what was typed and name the field (issue #15) ---------------------------
+
+
+def summary_links(html: str) -> list[str]:
+    found = re.search(
+        r'<div class="alert alert-error error-summary" role="alert">(.*?)</div>', html, re.S
+    )
+    assert found is not None, "no error summary"
+    return re.findall(r'<a href="#([^"]+)">', found[1])
+
+
+def invalid_ids(html: str) -> set[str]:
+    return set(re.findall(r'id="([^"]+)"[^>]*aria-invalid="true"', html))
+
+
+async def refused(client: httpx.AsyncClient, actor: Actor, path: str, data: dict[str, str]) -> str:
+    response = await client.post(path, data=data, headers=posting(actor))
+    assert response.status_code == 422, response.text
+    check_page(response.text)
+    return response.text
+
+
+async def test_a_refused_goal_keeps_what_was_typed(client: httpx.AsyncClient, world: World) -> None:
+    plan = await create_plan(client, world)
+    action = f"/ui/plans/{plan['id']}/goals"
+    too_long = "Lang beskrivelse " * 300  # over the API's 4000 characters
+    html = await refused(client, world.clinician, action, {
+        "domain": "treatment", "title": "Komme i jobb", "description": too_long, "target_date": "",
+    })  # fmt: skip
+    assert summary_links(html) == ["goal_description"]
+    assert invalid_ids(html) == {"goal_description"}
+    assert "Beskrivelse: Teksten er for lang: høyst 4000 tegn" in html
+    assert 'id="goal_title" name="title" required maxlength="200" value="Komme i jobb"' in html
+    assert too_long.strip() in html
+    assert re.search(r'<option value="treatment" selected>', html)
+    assert (await read_plan(client, world.clinician, plan["id"]))["goals"] == []
+
+
+async def test_end_before_start_names_the_end_date(client: httpx.AsyncClient, world: World) -> None:
+    plan = await create_plan(client, world)
+    html = await refused(client, world.clinician, f"/ui/plans/{plan['id']}/activities", {
+        "kind": "therapy", "title": "Samtaler", "start": "2030-05-01", "end": "2030-04-01",
+    })  # fmt: skip
+    assert summary_links(html) == ["activity_end"]
+    assert invalid_ids(html) == {"activity_end"}
+    assert "Til-datoen kan ikke være før fra-datoen" in html
+    assert 'value="Samtaler"' in html
+    assert 'value="2030-05-01"' in html
+
+
+async def test_a_bad_national_id_is_named_and_not_echoed(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    html = await refused(client, world.clinician, "/ui/plans", {
+        "nid": "12345678901", "patient_name": "Per Pasient", "title": "Plan for Per",
+        "nav_office": world.nav_office, "status": "active",
+    })  # fmt: skip
+    assert summary_links(html) == ["nid"]
+    assert invalid_ids(html) == {"nid"}
+    assert "Fødselsnummeret er ikke gyldig" in html
+    assert "12345678901" not in html, "a national id number is typed again, never echoed"
+    assert 'value="Per Pasient"' in html
+    assert 'value="Plan for Per"' in html
+
+
+async def test_a_too_long_note_is_kept(client: httpx.AsyncClient, world: World) -> None:
+    plan = await create_plan(client, world)
+    goal = await treatment_goal(client, world, plan["id"])
+    text = "x" * 10_001
+    action = f"/ui/plans/{plan['id']}/goals/{goal['id']}/notes"
+    html = await refused(client, world.clinician, action, {"text": text, "visibility": "shared"})
+    assert summary_links(html) == [f"note-{goal['id']}"]
+    assert invalid_ids(html) == {f"note-{goal['id']}"}
+    assert f">{text}</textarea>" in html
+    # The patient's own note form keeps it the same way.
+    mine = await refused(client, world.patient, f"/ui/me/goals/{goal['id']}/notes", {"text": text})
+    assert summary_links(mine) == [f"note-{goal['id']}"]
+    assert f">{text}</textarea>" in mine

@@ -412,3 +412,22 @@ async def test_logout_ends_the_session_for_a_copied_cookie(
     await other.goto(plan_url)
     await expect(other.get_by_text("Du er logget ut")).to_be_visible()
     await expect(other.get_by_role("heading", level=1, name="Mestring og skole")).to_have_count(0)
+
+
+async def test_a_refused_form_keeps_what_was_typed(browser: Browser, server: LiveServer) -> None:
+    page = await new_page(browser, server)
+    await sign_in(page, demo.CLINICIAN.name)
+    await open_plan(page, "Mestring og skole")
+    await page.get_by_label("Aktivitet", exact=True).last.fill("Samtaler om søvn")
+    await page.locator("#activity_start").fill("2030-05-01")
+    await page.locator("#activity_end").fill("2030-04-01")
+    await page.get_by_role("button", name="Legg til aktivitet").click()
+    summary = page.locator(".error-summary")
+    await expect(summary).to_be_visible()
+    await expect(summary.get_by_role("link")).to_have_text(
+        "Til dato: Til-datoen kan ikke være før fra-datoen. Velg en senere til-dato."
+    )
+    await expect(page.locator("#activity_title")).to_have_value("Samtaler om søvn")
+    await expect(page.locator("#activity_end")).to_have_attribute("aria-invalid", "true")
+    await summary.get_by_role("link").click()
+    await expect(page.locator("#activity_end")).to_be_focused()

@@ -1053,3 +1053,40 @@ async def test_a_too_long_note_is_kept(client: httpx.AsyncClient, world: World) 
     mine = await refused(client, world.patient, f"/ui/me/goals/{goal['id']}/notes", {"text": text})
     assert summary_links(mine) == [f"note-{goal['id']}"]
     assert f">{text}</textarea>" in mine
+
+
+# --- HTML errors for browsers (issue #15) -------------------------------------------------
+
+
+async def test_root_sends_a_browser_to_the_pages(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    assert response.status_code in (302, 303, 307)
+    assert response.headers["location"] == "/ui/"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/ui/nowhere", 404),
+        ("GET", "/ui/plans/not-a-uuid", 404),
+        ("GET", "/ui/plans/{plan}/nowhere", 404),
+        ("DELETE", "/ui/plans", 405),
+    ],
+)
+async def test_errors_under_ui_are_pages(
+    client: httpx.AsyncClient, world: World, method: str, path: str, status: int
+) -> None:
+    plan = await create_plan(client, world)
+    response = await client.request(
+        method, path.format(plan=plan["id"]), headers=posting(world.clinician)
+    )
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    check_page(response.text)
+    assert 'role="alert"' in response.text
+
+
+async def test_the_api_keeps_problem_json(client: httpx.AsyncClient, world: World) -> None:
+    for path in ("/api/v1/nowhere", "/api/v1/dps/plans/not-a-uuid"):
+        response = await client.get(path, headers=world.clinician.headers)
+        assert response.headers["content-type"] == "application/problem+json", path

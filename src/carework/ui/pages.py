@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -73,12 +74,15 @@ def page(request: Request, name: str, principal: Principal | None, **context: An
     )
 
 
-def error_page(request: Request, status: int, message: str) -> Response:
+def error_page(
+    request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
     return templates.TemplateResponse(
         request,
         "error.html",
         {"principal": getattr(request.state, "principal", None), "text": message},
         status_code=status,
+        headers=headers,
     )
 
 

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from markupsafe import escape
 
 from carework.app import housekeeping_jobs
 from carework.config import Settings
-from carework.ui import care, signout
+from carework.http.audit import action_of
+from carework.ui import care, labels, signout
+from carework.ui.forms import form_end_of_day
 from carework.ui.pages import ERRORS
+from carework.vocab import EventType
 from tests.domain_helpers import (
     add_activity,
     add_goal,
@@ -737,22 +741,23 @@ async def test_clinician_reads_the_plans_access_log(
     assert f"<h1>Tilgangslogg: {plan['title']}</h1>" in html
     rows = [row[1:] for row in body_rows(html)]  # without the time
     assert [world.advisor.name, "NAV-veileder", world.nav_office,
-            "Leste planen (ui_read_plan)"] in rows  # fmt: skip
+            "Leste planen (på nettsidene)"] in rows  # fmt: skip
     # Like the patient's log: what was done with the plan, not who was turned away.
     assert not any(row[0] == "Outside Clinician" for row in rows)
-    assert "create_plan" in html
+    assert "Opprettet planen" in html
+    assert "create_plan" not in html, "words, not codes"
     assert "Neste side" not in html
 
     monkeypatch.setattr(care, "ACCESS_LOG_PER_PAGE", 2)
     html = await page(client, world.clinician, log_page)
     assert len(body_rows(html)) == 2
-    assert "create_plan" not in html  # newest first: the creation is on the last page
+    assert "Opprettet planen" not in html  # newest first: the creation is on the last page
     next_page = re.search(r'<a href="([^"]+)" rel="next">Neste side</a>', html)
     assert next_page is not None
     while next_page is not None:
         html = await page(client, world.clinician, next_page[1].replace("&amp;", "&"))
         next_page = re.search(r'<a href="([^"]+)" rel="next">Neste side</a>', html)
-    assert "create_plan" in html
+    assert "Opprettet planen" in html
     assert f'<a href="{log_page}">Første side</a>' in html
     bad = await client.get(f"{log_page}?cursor=nope", headers=as_(world.clinician))
     assert bad.status_code == 422
@@ -1090,3 +1095,41 @@ async def test_the_api_keeps_problem_json(client: httpx.AsyncClient, world: Worl
     for path in ("/api/v1/nowhere", "/api/v1/dps/plans/not-a-uuid"):
         response = await client.get(path, headers=world.clinician.headers)
         assert response.headers["content-type"] == "application/problem+json", path
+
+
+# --- words, not codes; Oslo time (issue #15) -----------------------------------------------
+
+
+def test_times_are_shown_in_oslo_time() -> None:
+    assert labels.nodate(datetime(2026, 7, 1, 10, 0, tzinfo=UTC)) == "01.07.2026 12:00"
+    assert labels.nodate(datetime(2026, 1, 15, 23, 30, tzinfo=UTC)) == "16.01.2026 00:30"
+    until = form_end_of_day({"valid_until": ["2030-01-31"]}, "valid_until")
+    assert until is not None
+    assert until.isoformat() == "2030-01-31T23:59:59+01:00"
+
+
+def test_every_route_and_change_has_words(app: FastAPI) -> None:
+    actions = {
+        action_of(context.original_route.operation_id or context.path or "")
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+    }
+    assert sorted(a for a in actions if a.removeprefix("ui_") not in labels.ACTIONS) == []
+    assert sorted(e.value for e in EventType if e.value not in labels.EVENTS) == []
+    assert labels.action("some_new_route") == "Annen handling"
+
+
+async def test_history_and_access_log_read_as_words(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    plan = await create_plan(client, world)
+    await treatment_goal(client, world, plan["id"])
+    html = await page(client, world.clinician, f"/ui/plans/{plan['id']}")
+    history = re.search(r'<ol class="history">(.*?)</ol>', html, re.S)
+    assert history is not None
+    assert "la til et mål" in history[1]
+    assert "opprettet planen" in history[1]
+    assert not re.search(r"\b(plan|goal)\.\w+", history[1]), history[1]
+    log = await page(client, world.clinician, f"/ui/plans/{plan['id']}/access-log")
+    assert "Leste planen" in log
+    assert not re.search(r"\b(ui_\w+|read_plan|create_goal)\b", log)

@@ -10,6 +10,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from carework.errors import RuleViolation
+from carework.ui.labels import OSLO
 from carework.ui.refill import FormRefused, what_to_do
 from carework.versions import Versions, version_of
 
@@ -70,12 +71,13 @@ def form_version(form: Form) -> Versions:
 
 
 def form_end_of_day(form: Form, name: str) -> datetime | None:
-    """A date field read as "up to and including that day", in the server's time zone."""
+    """A date field read as "up to and including that day" in Norway (Europe/Oslo), whatever
+    the server's zone."""
     value = one(form, name)
     if value is None:
         return None
     try:
-        return datetime.combine(date.fromisoformat(value), time(23, 59, 59)).astimezone()
+        return datetime.combine(date.fromisoformat(value), time(23, 59, 59), tzinfo=OSLO)
     except (ValueError, OverflowError, OSError):  # not a date, or none this clock can place
         raise RuleViolation(f"{name} is not a date.") from None
 

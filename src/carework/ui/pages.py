@@ -20,6 +20,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["label"] = labels.label
 templates.env.filters["action"] = labels.action
 templates.env.filters["nodate"] = labels.nodate
+templates.env.filters["event"] = labels.event
 
 #: What a refused form post says, by the error's slug (only known slugs are shown).
 ERRORS: dict[str, str] = {

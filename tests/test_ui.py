@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from markupsafe import escape
 
-from carework.ui import care
+from carework.app import housekeeping_jobs
+from carework.config import Settings
+from carework.http.audit import action_of
+from carework.ui import care, labels, signout
+from carework.ui.forms import form_end_of_day
+from carework.ui.pages import ERRORS
+from carework.vocab import EventType
 from tests.domain_helpers import (
     add_activity,
     add_goal,
@@ -19,7 +29,7 @@ from tests.domain_helpers import (
     read_patient_plan,
     read_plan,
 )
-from tests.factories import Actor, World, create_plan
+from tests.factories import Actor, TokenMaker, World, create_plan
 
 ORIGIN = "http://carework.test"
 CONTROLS = {"input", "select", "textarea"}
@@ -194,6 +204,49 @@ async def test_pasted_token_signs_in(client: httpx.AsyncClient, world: World) ->
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
+async def test_logout_ends_the_session_on_the_server(client: httpx.AsyncClient) -> None:
+    signed_in = await client.post(
+        "/ui/login", content="person=kari", headers={"Origin": ORIGIN, **FORM}
+    )
+    token = signed_in.cookies["carework_ui"]
+    cookie = {"Cookie": f"carework_ui={token}"}
+    assert (await client.get("/ui/plans", headers=cookie)).status_code == 200
+    out = await client.post("/ui/logout", headers={**cookie, "Origin": ORIGIN})
+    assert out.status_code == 303
+    assert 'carework_ui=""' in out.headers["set-cookie"]
+    for method, path in (("GET", "/ui/plans"), ("GET", "/ui/"), ("POST", "/ui/plans")):
+        again = await client.request(method, path, headers={**cookie, "Origin": ORIGIN})
+        assert again.status_code == 303, again.text
+        assert again.headers["location"] == "/ui/login?feil=signed-out"
+    said = await client.get("/ui/login?feil=signed-out")
+    assert "Du er logget ut" in said.text
+    # Signing out twice (a second tab) is no error.
+    twice = await client.post("/ui/logout", headers={**cookie, "Origin": ORIGIN})
+    assert twice.status_code == 303
+
+
+async def test_an_expired_session_says_so(client: httpx.AsyncClient, tokens: TokenMaker) -> None:
+    stale = tokens.actor("clinician", org="dps-expired", ttl=-600)
+    response = await client.get("/ui/plans", headers=as_(stale))
+    assert response.headers["location"] == "/ui/login?feil=expired"
+    said = await client.get(response.headers["location"])
+    assert "Økten er utløpt — logg inn igjen" in said.text
+    assert "ikke godtatt" not in said.text
+
+
+async def test_expired_sign_outs_are_purged(app: FastAPI, settings: Settings) -> None:
+    sessionmaker = app.state.sessionmaker
+    jobs = {job.name: job for job in housekeeping_jobs(settings, sessionmaker, app.state.refusals)}
+    old, live = uuid.uuid4().hex, uuid.uuid4().hex
+    async with sessionmaker() as session, session.begin():
+        await signout.sign_out(session, old, fallback=timedelta(seconds=-60))
+        await signout.sign_out(session, live, fallback=timedelta(hours=1))
+    await jobs["ui-signout-purge"].run()
+    async with sessionmaker() as session:
+        assert not await signout.is_signed_out(session, old)
+        assert await signout.is_signed_out(session, live)
+
+
 async def test_cross_site_form_posts_are_refused(client: httpx.AsyncClient, world: World) -> None:
     plan = await create_plan(client, world)
     for headers in ({"Origin": "http://evil.test"}, {"Referer": "http://evil.test/x"}, {}):
@@ -318,10 +371,14 @@ async def test_stale_edit_shows_a_clear_message(client: httpx.AsyncClient, world
     )
     assert first.headers["location"].endswith("?ok=status")
     stale = await client.post(
-        url, data={"status": "achieved", "version": "1"}, headers=posting(world.clinician)
+        url,
+        data={"status": "achieved", "version": "1", "confirm": "ja"},
+        headers=posting(world.clinician),
     )
-    assert stale.status_code == 303
-    html = await page(client, world.clinician, stale.headers["location"])
+    assert stale.status_code == 412, "the plan's page again, at its newest version"
+    html = stale.text
+    check_page(html)
+    assert version_in(html, url) == "2"
     assert "Noen andre har endret dette" in html
     assert 'role="alert"' in html
     api = await client.get(f"/api/v1/dps/plans/{plan['id']}", headers=world.clinician.headers)
@@ -396,8 +453,19 @@ async def test_htmx_ships_with_the_package(client: httpx.AsyncClient) -> None:
 async def post(
     client: httpx.AsyncClient, actor: Actor, path: str, data: dict[str, str | list[str]]
 ) -> str:
-    """A form post; returns where it sends the browser (always a 303)."""
+    """A form post; returns where it sends the browser (a 303), or, for a refusal the person
+    can fix (409, 412, 422), the page the form is shown on again and the message it shows,
+    written as the same ``?feil=`` address the browser would be sent to otherwise."""
     response = await client.post(path, data=data, headers=posting(actor))
+    if response.status_code in (409, 412, 422):
+        check_page(response.text)
+        assert 'role="alert"' in response.text
+        slugs = [slug for slug, text in ERRORS.items() if str(escape(text)) in response.text]
+        if "error-summary" in response.text:  # the fields named, in place of the message
+            slugs.append("rule-violation")
+        assert len(slugs) == 1, slugs
+        form_page = re.sub(r"^(/ui/plans/[^/]+|/ui/me|/ui/plans)(/.*)?$", r"\1", path)
+        return f"{form_page}?feil={slugs[0]}"
     assert response.status_code == 303, response.text
     location: str = response.headers["location"]
     return location
@@ -472,7 +540,9 @@ async def test_clinician_updates_an_activity(client: httpx.AsyncClient, world: W
     )  # fmt: skip
 
     # The page the user still has open names version 1: refused, with a clear message.
-    stale = await post(client, world.clinician, action, {"version": "1", "status": "done"})
+    stale = await post(
+        client, world.clinician, action, {"version": "1", "status": "done", "confirm": "ja"}
+    )
     assert stale == f"{plan_page}?feil=precondition-failed"
     html = await shown(client, world.clinician, stale, 200)
     assert "Noen andre har endret dette" in html
@@ -483,7 +553,7 @@ async def test_clinician_updates_an_activity(client: httpx.AsyncClient, world: W
         ({"version": "2", "start": "2030-05-01", "end": "2030-04-01"}, "rule-violation"),
         ({"version": "2", "title": ""}, "rule-violation"),
         ({"version": "2", "status": "unknown"}, "rule-violation"),
-        ({"version": "x", "status": "done"}, "precondition-failed"),
+        ({"version": "x", "status": "done", "confirm": "ja"}, "precondition-failed"),
         ({"version": "2", "status": "planned"}, "conflict"),
     ]:
         assert await post(client, world.clinician, action, data) == f"{plan_page}?feil={slug}"
@@ -536,7 +606,9 @@ async def test_plan_status_moves_with_stale_edit_handling(
     ok = await post(client, world.clinician, action, {"version": "1", "status": "active"})
     assert ok == f"{plan_page}?ok=plan_status"
     assert "Planens status er oppdatert." in await shown(client, world.clinician, ok, 200)
-    stale = await post(client, world.clinician, action, {"version": "1", "status": "closed"})
+    stale = await post(
+        client, world.clinician, action, {"version": "1", "status": "closed", "confirm": "ja"}
+    )
     assert stale == f"{plan_page}?feil=precondition-failed"
     assert "Noen andre har endret dette" in await shown(client, world.clinician, stale, 200)
     for data, slug in [
@@ -544,13 +616,16 @@ async def test_plan_status_moves_with_stale_edit_handling(
         ({"version": "2", "status": "paused"}, "rule-violation"),
         ({"version": "2", "status": ""}, "rule-violation"),
         ({"version": "2"}, "rule-violation"),
-        ({"status": "completed"}, "rule-violation"),  # no version: no blind overwrite
+        (
+            {"status": "completed", "confirm": "ja"},
+            "rule-violation",
+        ),  # no version: no blind overwrite
     ]:
         assert await post(client, world.clinician, action, data) == f"{plan_page}?feil={slug}"
     assert (await read_plan(client, world.clinician, plan["id"]))["status"] == "active"
 
     # Either side may change the plan (as through the API); the patient and outsiders not.
-    done = {"version": "2", "status": "completed"}
+    done = {"version": "2", "status": "completed", "confirm": "ja"}
     assert await post(client, world.patient, action, done) == f"{plan_page}?feil=forbidden"
     await shown(client, world.patient, f"{plan_page}?feil=forbidden", 403)
     outside = await post(client, world.other_clinician, action, done)
@@ -666,22 +741,23 @@ async def test_clinician_reads_the_plans_access_log(
     assert f"<h1>Tilgangslogg: {plan['title']}</h1>" in html
     rows = [row[1:] for row in body_rows(html)]  # without the time
     assert [world.advisor.name, "NAV-veileder", world.nav_office,
-            "Leste planen (ui_read_plan)"] in rows  # fmt: skip
+            "Leste planen (på nettsidene)"] in rows  # fmt: skip
     # Like the patient's log: what was done with the plan, not who was turned away.
     assert not any(row[0] == "Outside Clinician" for row in rows)
-    assert "create_plan" in html
+    assert "Opprettet planen" in html
+    assert "create_plan" not in html, "words, not codes"
     assert "Neste side" not in html
 
     monkeypatch.setattr(care, "ACCESS_LOG_PER_PAGE", 2)
     html = await page(client, world.clinician, log_page)
     assert len(body_rows(html)) == 2
-    assert "create_plan" not in html  # newest first: the creation is on the last page
+    assert "Opprettet planen" not in html  # newest first: the creation is on the last page
     next_page = re.search(r'<a href="([^"]+)" rel="next">Neste side</a>', html)
     assert next_page is not None
     while next_page is not None:
         html = await page(client, world.clinician, next_page[1].replace("&amp;", "&"))
         next_page = re.search(r'<a href="([^"]+)" rel="next">Neste side</a>', html)
-    assert "create_plan" in html
+    assert "Opprettet planen" in html
     assert f'<a href="{log_page}">Første side</a>' in html
     bad = await client.get(f"{log_page}?cursor=nope", headers=as_(world.clinician))
     assert bad.status_code == 422
@@ -777,3 +853,283 @@ async def test_plan_list_pages(
         bad = await client.get(f"/ui/plans?cursor={cursor}", headers=as_(world.clinician))
         assert bad.status_code == 422
         assert "Noen av feltene er ikke fylt ut riktig" in bad.text
+
+
+# --- safe forms (issue #15) ----------------------------------------------------------------
+
+
+def select_options(html: str, select_id: str) -> tuple[str, list[tuple[str, bool]]]:
+    """A select's opening tag and its options as (value, selected)."""
+    found = re.search(rf'(<select id="{re.escape(select_id)}"[^>]*>)(.*?)</select>', html, re.S)
+    assert found is not None, f"no select {select_id}"
+    options = re.findall(r'<option value="([^"]*)"([^>]*)>', found[2])
+    return found[1], [(value, "selected" in rest) for value, rest in options]
+
+
+async def test_status_selects_preselect_no_status(client: httpx.AsyncClient, world: World) -> None:
+    plan = await create_plan(client, world)
+    goal = await treatment_goal(client, world, plan["id"])
+    html = await page(client, world.clinician, f"/ui/plans/{plan['id']}")
+    for select_id in ("plan_status", f"status-{goal['id']}"):
+        tag, options = select_options(html, select_id)
+        assert "required" in tag
+        assert options[0] == ("", False), "a placeholder comes first, so nothing is chosen"
+        assert not any(selected for _, selected in options)
+    assert "Velg ny status" in html
+
+
+async def test_final_moves_ask_for_confirmation_first(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    plan = await create_plan(client, world)
+    goal = await treatment_goal(client, world, plan["id"])
+    plan_page = f"/ui/plans/{plan['id']}"
+    goal_action = f"{plan_page}/goals/{goal['id']}/status"
+    asked = await client.post(
+        goal_action, data={"status": "achieved", "version": "1"}, headers=posting(world.clinician)
+    )
+    assert asked.status_code == 200
+    check_page(asked.text)
+    assert "Dette kan ikke angres" in asked.text
+    assert f'action="{goal_action}"' in asked.text
+    for hidden in ('name="status" value="achieved"', 'name="version" value="1"',
+                   'name="confirm" value="ja"'):  # fmt: skip
+        assert hidden in asked.text
+    assert (await read_plan(client, world.clinician, plan["id"]))["goals"][0]["status"] == "active"
+    achieved = {"status": "achieved", "version": "1", "confirm": "ja"}
+    confirmed = await post(client, world.clinician, goal_action, achieved)
+    assert confirmed == f"{plan_page}?ok=status"
+    assert (await read_plan(client, world.clinician, plan["id"]))["goals"][0]["status"] == (
+        "achieved"
+    )
+    # Not final: no step. Outside the unit: the same refusal as the move itself.
+    closing = {"status": "closed", "version": "1"}
+    outside = await post(client, world.other_clinician, f"{plan_page}/status", closing)
+    assert outside == f"{plan_page}?feil=not-found"
+    asked = await client.post(f"{plan_page}/status", data=closing, headers=posting(world.advisor))
+    assert asked.status_code == 200
+    assert "Ja, sett status til «Avsluttet»" in asked.text
+    assert (await read_plan(client, world.clinician, plan["id"]))["status"] == "active"
+
+
+async def test_editing_a_done_activity_asks_nothing(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    plan = await create_plan(client, world)
+    activity = await add_activity(client, world.clinician, plan["id"], "therapy")
+    action = f"/ui/plans/{plan['id']}/activities/{activity['id']}"
+    done = {"version": "1", "status": "done", "current_status": "planned"}
+    asked = await client.post(action, data=done, headers=posting(world.clinician))
+    assert asked.status_code == 200, "planned → done is final: confirmed first"
+    assert await post(client, world.clinician, action, {**done, "confirm": "ja"}) == (
+        f"/ui/plans/{plan['id']}?ok=activity_updated"
+    )
+    renamed = {"version": "2", "status": "done", "current_status": "done", "title": "Samtaler"}
+    assert await post(client, world.clinician, action, renamed) == (
+        f"/ui/plans/{plan['id']}?ok=activity_updated"
+    )
+
+
+async def test_a_closed_plan_shows_no_forms(client: httpx.AsyncClient, world: World) -> None:
+    plan = await create_plan(client, world)
+    await treatment_goal(client, world, plan["id"])
+    plan_page = f"/ui/plans/{plan['id']}"
+    open_html = await page(client, world.clinician, plan_page)
+    assert f'action="{plan_page}/' in open_html
+    assert 'action="/ui/me/goals' in await page(client, world.patient, "/ui/me")
+    closed = {"status": "closed", "version": "1", "confirm": "ja"}
+    assert await post(client, world.clinician, f"{plan_page}/status", closed) == (
+        f"{plan_page}?ok=plan_status"
+    )
+    for actor, path in ((world.clinician, plan_page), (world.advisor, plan_page)):
+        html = await page(client, actor, path)
+        assert f'action="{plan_page}/' not in html, "no form on a closed plan"
+        assert "kan bare leses" in html
+    me = await page(client, world.patient, "/ui/me")
+    assert 'action="/ui/me/goals' not in me
+    assert "kan bare leses" in me
+
+
+class TextFields(HTMLParser):
+    """Text inputs and text areas, and whether each has a maxlength."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unbounded: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        typed = a.get("type") or "text"
+        if (tag == "textarea" or (tag == "input" and typed in {"text", "search"})) and (
+            "maxlength" not in a
+        ):
+            self.unbounded.append(str(a.get("id")))
+
+
+async def test_every_text_field_has_the_apis_limit(client: httpx.AsyncClient, world: World) -> None:
+    plan = await create_plan(client, world)
+    await treatment_goal(client, world, plan["id"])
+    for actor, path in (
+        (world.clinician, "/ui/plans"),
+        (world.clinician, f"/ui/plans/{plan['id']}"),
+        (world.advisor, f"/ui/plans/{plan['id']}"),
+        (world.patient, "/ui/me"),
+    ):
+        fields = TextFields()
+        fields.feed(await page(client, actor, path))
+        assert fields.unbounded == [], (path, fields.unbounded)
+
+
+# --- refusals keep what was typed and name the field (issue #15) ---------------------------
+
+
+def summary_links(html: str) -> list[str]:
+    found = re.search(
+        r'<div class="alert alert-error error-summary" role="alert">(.*?)</div>', html, re.S
+    )
+    assert found is not None, "no error summary"
+    return re.findall(r'<a href="#([^"]+)">', found[1])
+
+
+def invalid_ids(html: str) -> set[str]:
+    return set(re.findall(r'id="([^"]+)"[^>]*aria-invalid="true"', html))
+
+
+async def refused(client: httpx.AsyncClient, actor: Actor, path: str, data: dict[str, str]) -> str:
+    response = await client.post(path, data=data, headers=posting(actor))
+    assert response.status_code == 422, response.text
+    check_page(response.text)
+    return response.text
+
+
+async def test_a_refused_goal_keeps_what_was_typed(client: httpx.AsyncClient, world: World) -> None:
+    plan = await create_plan(client, world)
+    action = f"/ui/plans/{plan['id']}/goals"
+    too_long = "Lang beskrivelse " * 300  # over the API's 4000 characters
+    html = await refused(client, world.clinician, action, {
+        "domain": "treatment", "title": "Komme i jobb", "description": too_long, "target_date": "",
+    })  # fmt: skip
+    assert summary_links(html) == ["goal_description"]
+    assert invalid_ids(html) == {"goal_description"}
+    assert "Beskrivelse: Teksten er for lang: høyst 4000 tegn" in html
+    assert 'id="goal_title" name="title" required maxlength="200" value="Komme i jobb"' in html
+    assert too_long.strip() in html
+    assert re.search(r'<option value="treatment" selected>', html)
+    assert (await read_plan(client, world.clinician, plan["id"]))["goals"] == []
+
+
+async def test_end_before_start_names_the_end_date(client: httpx.AsyncClient, world: World) -> None:
+    plan = await create_plan(client, world)
+    html = await refused(client, world.clinician, f"/ui/plans/{plan['id']}/activities", {
+        "kind": "therapy", "title": "Samtaler", "start": "2030-05-01", "end": "2030-04-01",
+    })  # fmt: skip
+    assert summary_links(html) == ["activity_end"]
+    assert invalid_ids(html) == {"activity_end"}
+    assert "Til-datoen kan ikke være før fra-datoen" in html
+    assert 'value="Samtaler"' in html
+    assert 'value="2030-05-01"' in html
+
+
+async def test_a_bad_national_id_is_named_and_not_echoed(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    html = await refused(client, world.clinician, "/ui/plans", {
+        "nid": "12345678901", "patient_name": "Per Pasient", "title": "Plan for Per",
+        "nav_office": world.nav_office, "status": "active",
+    })  # fmt: skip
+    assert summary_links(html) == ["nid"]
+    assert invalid_ids(html) == {"nid"}
+    assert "Fødselsnummeret er ikke gyldig" in html
+    assert "12345678901" not in html, "a national id number is typed again, never echoed"
+    assert 'value="Per Pasient"' in html
+    assert 'value="Plan for Per"' in html
+
+
+async def test_a_too_long_note_is_kept(client: httpx.AsyncClient, world: World) -> None:
+    plan = await create_plan(client, world)
+    goal = await treatment_goal(client, world, plan["id"])
+    text = "x" * 10_001
+    action = f"/ui/plans/{plan['id']}/goals/{goal['id']}/notes"
+    html = await refused(client, world.clinician, action, {"text": text, "visibility": "shared"})
+    assert summary_links(html) == [f"note-{goal['id']}"]
+    assert invalid_ids(html) == {f"note-{goal['id']}"}
+    assert f">{text}</textarea>" in html
+    # The patient's own note form keeps it the same way.
+    mine = await refused(client, world.patient, f"/ui/me/goals/{goal['id']}/notes", {"text": text})
+    assert summary_links(mine) == [f"note-{goal['id']}"]
+    assert f">{text}</textarea>" in mine
+
+
+# --- HTML errors for browsers (issue #15) -------------------------------------------------
+
+
+async def test_root_sends_a_browser_to_the_pages(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    assert response.status_code in (302, 303, 307)
+    assert response.headers["location"] == "/ui/"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/ui/nowhere", 404),
+        ("GET", "/ui/plans/not-a-uuid", 404),
+        ("GET", "/ui/plans/{plan}/nowhere", 404),
+        ("DELETE", "/ui/plans", 405),
+    ],
+)
+async def test_errors_under_ui_are_pages(
+    client: httpx.AsyncClient, world: World, method: str, path: str, status: int
+) -> None:
+    plan = await create_plan(client, world)
+    response = await client.request(
+        method, path.format(plan=plan["id"]), headers=posting(world.clinician)
+    )
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    check_page(response.text)
+    assert 'role="alert"' in response.text
+
+
+async def test_the_api_keeps_problem_json(client: httpx.AsyncClient, world: World) -> None:
+    for path in ("/api/v1/nowhere", "/api/v1/dps/plans/not-a-uuid"):
+        response = await client.get(path, headers=world.clinician.headers)
+        assert response.headers["content-type"] == "application/problem+json", path
+
+
+# --- words, not codes; Oslo time (issue #15) -----------------------------------------------
+
+
+def test_times_are_shown_in_oslo_time() -> None:
+    assert labels.nodate(datetime(2026, 7, 1, 10, 0, tzinfo=UTC)) == "01.07.2026 12:00"
+    assert labels.nodate(datetime(2026, 1, 15, 23, 30, tzinfo=UTC)) == "16.01.2026 00:30"
+    until = form_end_of_day({"valid_until": ["2030-01-31"]}, "valid_until")
+    assert until is not None
+    assert until.isoformat() == "2030-01-31T23:59:59+01:00"
+
+
+def test_every_route_and_change_has_words(app: FastAPI) -> None:
+    actions = {
+        action_of(context.original_route.operation_id or context.path or "")
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+    }
+    assert sorted(a for a in actions if a.removeprefix("ui_") not in labels.ACTIONS) == []
+    assert sorted(e.value for e in EventType if e.value not in labels.EVENTS) == []
+    assert labels.action("some_new_route") == "Annen handling"
+
+
+async def test_history_and_access_log_read_as_words(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    plan = await create_plan(client, world)
+    await treatment_goal(client, world, plan["id"])
+    html = await page(client, world.clinician, f"/ui/plans/{plan['id']}")
+    history = re.search(r'<ol class="history">(.*?)</ol>', html, re.S)
+    assert history is not None
+    assert "la til et mål" in history[1]
+    assert "opprettet planen" in history[1]
+    assert not re.search(r"\b(plan|goal)\.\w+", history[1]), history[1]
+    log = await page(client, world.clinician, f"/ui/plans/{plan['id']}/access-log")
+    assert "Leste planen" in log
+    assert not re.search(r"\b(ui_\w+|read_plan|create_goal)\b", log)

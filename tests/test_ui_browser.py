@@ -180,6 +180,9 @@ async def test_stale_edit_shows_a_friendly_message(browser: Browser, server: Liv
     # The second tab still shows the old version.
     await second.locator(form).get_by_label("Ny status").select_option("achieved")
     await second.locator(form).get_by_role("button", name="Oppdater status").click()
+    # A final status is confirmed on a page of its own first (no script: the CSP allows none).
+    await expect(second.get_by_role("heading", level=1)).to_contain_text("Bekreft")
+    await second.get_by_role("button", name="Ja, sett status til «Oppnådd»").click()
     alert = second.get_by_role("alert")
     await expect(alert).to_contain_text("Noen andre har endret dette")
     await expect(second.locator(f"article:has(h4:text-is('{goal}')) .badge").first).to_have_text(
@@ -390,3 +393,41 @@ async def test_every_control_is_reachable_by_keyboard(browser: Browser, server: 
     missing = sorted(set(map(str, range(count))) - set(reached), key=int)
     assert missing == [], f"{len(missing)} of {count} controls are not reached by Tab"
     assert [int(i) for i in dict.fromkeys(reached)] == list(range(count)), "Tab follows the page"
+
+
+async def test_logout_ends_the_session_for_a_copied_cookie(
+    browser: Browser, server: LiveServer
+) -> None:
+    page = await new_page(browser, server)
+    await sign_in(page, demo.CLINICIAN.name)
+    await open_plan(page, "Mestring og skole")
+    plan_url = page.url
+    cookies = await page.context.cookies()
+    await page.get_by_role("button", name="Logg ut").click()
+    signed_out = page.get_by_role("button", name=f"Logg inn som {demo.CLINICIAN.name}")
+    await expect(signed_out).to_be_visible()
+    # The cookie as it was before signing out (a copy, a second browser): refused.
+    other = await new_page(browser, server)
+    await other.context.add_cookies(cookies)  # type: ignore[arg-type]
+    await other.goto(plan_url)
+    await expect(other.get_by_text("Du er logget ut")).to_be_visible()
+    await expect(other.get_by_role("heading", level=1, name="Mestring og skole")).to_have_count(0)
+
+
+async def test_a_refused_form_keeps_what_was_typed(browser: Browser, server: LiveServer) -> None:
+    page = await new_page(browser, server)
+    await sign_in(page, demo.CLINICIAN.name)
+    await open_plan(page, "Mestring og skole")
+    await page.get_by_label("Aktivitet", exact=True).last.fill("Samtaler om søvn")
+    await page.locator("#activity_start").fill("2030-05-01")
+    await page.locator("#activity_end").fill("2030-04-01")
+    await page.get_by_role("button", name="Legg til aktivitet").click()
+    summary = page.locator(".error-summary")
+    await expect(summary).to_be_visible()
+    await expect(summary.get_by_role("link")).to_have_text(
+        "Til dato: Til-datoen kan ikke være før fra-datoen. Velg en senere til-dato."
+    )
+    await expect(page.locator("#activity_title")).to_have_value("Samtaler om søvn")
+    await expect(page.locator("#activity_end")).to_have_attribute("aria-invalid", "true")
+    await summary.get_by_role("link").click()
+    await expect(page.locator("#activity_end")).to_be_focused()

@@ -117,7 +117,11 @@ def _form(route: str, caller: Actor | None, world: World) -> dict[str, Any]:
     forms: dict[str, dict[str, Any]] = {
         "POST /ui/login": {"token": caller.token if caller else ""},
         "POST /ui/plans": {"nid": "", "patient_name": "Per", "title": "Plan", **side_unit},
-        "POST /ui/plans/{plan_id}/status": {"status": "completed", "version": "1"},
+        "POST /ui/plans/{plan_id}/status": {
+            "status": "completed",
+            "version": "1",
+            "confirm": "ja",
+        },
         "POST /ui/plans/{plan_id}/goals": {
             "domain": "work" if caller and caller.role == "nav_advisor" else "treatment",
             "title": "Mål",

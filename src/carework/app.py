@@ -36,6 +36,7 @@ from carework.idempotency import service as idempotency
 from carework.logs import configure_logging
 from carework.operations import housekeeping, metrics, tracing
 from carework.ui import route as ui_route
+from carework.ui import signout
 
 log = logging.getLogger("carework")
 
@@ -73,6 +74,9 @@ def housekeeping_jobs(
     async def purge_idempotency_keys() -> None:
         await idempotency.purge_expired(sessionmaker)
 
+    async def purge_signouts() -> None:
+        await signout.purge_expired(sessionmaker)
+
     location = checkpoint.Location.of(settings)
     checkpoint_interval = settings.audit_checkpoint_interval_seconds
 
@@ -98,6 +102,9 @@ def housekeeping_jobs(
             purge_idempotency_keys,
         ),
         housekeeping.Job("audit-checkpoint", checkpoint_interval, write_checkpoint),
+        housekeeping.Job(
+            "ui-signout-purge", settings.ui_signout_purge_interval_seconds, purge_signouts
+        ),
     ]
 
 

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     # and purged once expired by a job in every server process (0 turns it off).
     idempotency_key_file: Path | None = None
     idempotency_purge_interval_seconds: float = 600
+    #: Seconds between purges of page sign-outs whose tokens have expired (0 turns it off).
+    ui_signout_purge_interval_seconds: float = 600
     max_open_goals: int = Field(default=DEFAULT_PLAN_LIMITS.open_goals, ge=1)
     max_open_activities: int = Field(default=DEFAULT_PLAN_LIMITS.open_activities, ge=1)
     #: Who may show ``/ui`` in a frame: CSP ``frame-ancestors`` sources, space-separated

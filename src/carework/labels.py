@@ -4,6 +4,7 @@ filters that show them: the pages and the printed plan (``pdf``) say the same th
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 LABELS: dict[str, str] = {
     # goal domains
@@ -83,7 +84,70 @@ ACTIONS: dict[str, str] = {
     "patient_revoke_consent": "Trakk tilbake samtykke",
     "list_consents": "Leste samtykkene",
     "read_active_consent": "Leste samtykkestatus",
+    "access_log": "Leste tilgangsloggen",
+    "agree_to_goal": "Sa seg enig i et mål",
+    "agree_to_activity": "Sa seg enig i en aktivitet",
+    "withdraw_goal_agreement": "Trakk tilbake enighet om et mål",
+    "withdraw_activity_agreement": "Trakk tilbake enighet om en aktivitet",
+    "mark_goal_entered_in_error": "Merket et mål som registrert ved en feil",
+    "mark_activity_entered_in_error": "Merket en aktivitet som registrert ved en feil",
+    "mark_note_entered_in_error": "Merket et notat som registrert ved en feil",
+    "mark_plan_seen": "Markerte planen som lest",
+    "create_meeting": "Opprettet et møte",
+    "update_meeting": "Endret et møte",
+    "list_meetings": "Leste møtene",
+    "release_meeting_minutes": "Delte møtereferatet",
+    "record_evaluation": "Registrerte en evaluering",
+    "list_evaluations": "Leste evalueringene",
+    "goal_achievements": "Leste måloppnåelsen",
+    "overdue_reviews": "Leste forsinkede evalueringer",
+    "plan_status": "Leste planens status",
+    "indicators": "Leste nøkkeltall",
+    "list_events": "Leste hendelsene",
+    "read_change_feed": "Leste endringsstrømmen",
+    "fhir_read_care_plan": "Leste planen (FHIR)",
+    "fhir_search_goals": "Søkte etter mål (FHIR)",
+    "verify": "Kontrollerte revisjonssporet",
+    "start_verification": "Startet kontroll av revisjonssporet",
+    "read_verification": "Leste kontrollen av revisjonssporet",
+    "healthz": "Helsesjekk",
+    "readyz": "Helsesjekk",
+    "metrics": "Leste driftsmålinger",
+    "home": "Åpnet forsiden",
+    "login": "Logget inn",
+    "login_page": "Åpnet innloggingen",
+    "logout": "Logget ut",
 }
+
+#: The plan's history in words, by change type (``vocab.EventType``).
+EVENTS: dict[str, str] = {
+    "plan.created": "opprettet planen",
+    "plan.updated": "endret planen",
+    "plan.reviewed": "evaluerte planen",
+    "goal.created": "la til et mål",
+    "goal.updated": "endret et mål",
+    "goal.entered_in_error": "merket et mål som registrert ved en feil",
+    "goal.agreed": "sa seg enig i et mål",
+    "goal.agreement_withdrawn": "trakk tilbake enighet om et mål",
+    "goal.agreements_cleared": "endret et mål, så enigheten må gis på nytt",
+    "activity.created": "la til en aktivitet",
+    "activity.updated": "endret en aktivitet",
+    "activity.entered_in_error": "merket en aktivitet som registrert ved en feil",
+    "activity.agreed": "sa seg enig i en aktivitet",
+    "activity.agreement_withdrawn": "trakk tilbake enighet om en aktivitet",
+    "activity.agreements_cleared": "endret en aktivitet, så enigheten må gis på nytt",
+    "note.added": "skrev et notat",
+    "note.entered_in_error": "merket et notat som registrert ved en feil",
+    "consent.granted": "registrerte samtykke",
+    "consent.revoked": "trakk tilbake samtykke",
+    "team.member_added": "la til en person i teamet",
+    "meeting.created": "opprettet et møte",
+    "meeting.updated": "endret et møte",
+    "meeting.released": "delte møtereferatet",
+}
+
+#: Times are shown as people in Norway read them, whatever the server's zone.
+OSLO = ZoneInfo("Europe/Oslo")
 
 
 def label(value: object) -> str:
@@ -95,10 +159,18 @@ def nodate(value: date | datetime | None) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return value.astimezone().strftime("%d.%m.%Y %H:%M")
+        return value.astimezone(OSLO).strftime("%d.%m.%Y %H:%M")
     return value.strftime("%d.%m.%Y")
 
 
 def action(name: str) -> str:
-    """In words; the web pages' actions (``ui_...``) read like the API's."""
-    return ACTIONS.get(name.removeprefix("ui_"), name)
+    """In words; the web pages' actions (``ui_...``) read like the API's. One not listed
+    (a new route) reads as such, never as its code."""
+    words = ACTIONS.get(name.removeprefix("ui_"), "Annen handling")
+    return f"{words} (på nettsidene)" if name.startswith("ui_") else words
+
+
+def event(kind: object) -> str:
+    """A change to the plan in words (``vocab.EventType``)."""
+    text = str(getattr(kind, "value", kind))
+    return EVENTS.get(text, "gjorde en endring")

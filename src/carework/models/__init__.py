@@ -20,6 +20,7 @@ from carework.models.plan import Plan
 from carework.models.receipt import ItemSeen, PlanSeen
 from carework.models.review import Evaluation, GoalEvaluation
 from carework.models.team import CareTeamMember
+from carework.models.ui_session import UiSignedOut
 
 __all__ = [
     "Activity",
@@ -41,4 +42,5 @@ __all__ = [
     "Patient",
     "Plan",
     "PlanSeen",
+    "UiSignedOut",
 ]

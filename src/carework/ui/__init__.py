@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from carework.ui import care, patient, session
+from carework.ui import care, error_pages, patient, session
 from carework.ui.pages import HERE
 
 ROUTERS = (session.router, care.router, patient.router)
@@ -22,3 +22,4 @@ def install(app: FastAPI) -> None:
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
+    error_pages.install(app)

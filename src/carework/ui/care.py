@@ -7,6 +7,7 @@ from typing import get_args
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from carework import readmodel
 from carework.access.policy import (
@@ -19,18 +20,27 @@ from carework.access.roles import side_of
 from carework.activities import service as activities
 from carework.activities.schemas import ActivityCreate, ActivityUpdate
 from carework.audit import service as audit
+from carework.auth.principal import Principal
 from carework.consent import service as consent
 from carework.consent.schemas import RecordedConsentCreate
 from carework.feed import service as feed
 from carework.goals import service as goals
 from carework.goals.schemas import GoalCreate, GoalUpdate
 from carework.http.params import Limits, Session
+from carework.lifecycle import (
+    FINAL_ACTIVITY_STATUSES,
+    FINAL_GOAL_STATUSES,
+    PLAN_TRANSITIONS,
+    final_statuses,
+)
 from carework.notes import service as notes
 from carework.notes.schemas import NoteCreate
 from carework.pdf import pdf_response
 from carework.plans import service as plans
 from carework.plans.schemas import PlanCreate, PlanUpdate
+from carework.ui.confirm import confirm_page, needs_confirming
 from carework.ui.forms import (
+    Form,
     cursor_of,
     filled,
     form_end_of_day,
@@ -45,6 +55,11 @@ from carework.ui.plan_context import plan_context
 from carework.ui.route import Posted, SignedIn, care_router
 from carework.vocab import ConsentEvidence
 
+#: The moves that cannot be undone, confirmed on a page of their own first.
+FINAL_PLAN = {s.value for s in final_statuses(PLAN_TRANSITIONS)}
+FINAL_GOAL = {s.value for s in FINAL_GOAL_STATUSES}
+FINAL_ACTIVITY = {s.value for s in FINAL_ACTIVITY_STATUSES}
+
 router = care_router
 
 #: Rows per page of the plan list and of a plan's access log (``Neste side`` for more).
@@ -55,6 +70,21 @@ EVIDENCE_IN_PERSON: tuple[str, ...] = get_args(
     RecordedConsentCreate.model_fields["evidence"].annotation
 )
 PLAN = "/plans/{plan_id}"
+
+
+async def _confirm(
+    request: Request,
+    principal: Principal,
+    session: AsyncSession,
+    plan_id: uuid.UUID,
+    form: Form,
+    what: str,
+    back: str,
+) -> Response:
+    """The confirmation step, shown only to someone who may read the plan (others get the
+    same refusal as the move itself would give)."""
+    await plans.plan_for_reading(session, principal, plan_id)
+    return confirm_page(request, principal, form, what=what, back=back)
 
 
 def _back(plan_id: uuid.UUID, saved: str) -> Response:
@@ -114,8 +144,12 @@ async def read_plan_pdf(plan_id: uuid.UUID, principal: SignedIn, session: Sessio
 
 @router.post(f"{PLAN}/status", operation_id="ui_update_plan")
 async def update_plan_status(
-    plan_id: uuid.UUID, principal: SignedIn, session: Session, form: Posted
+    request: Request, plan_id: uuid.UUID, principal: SignedIn, session: Session, form: Posted
 ) -> Response:
+    if needs_confirming(form, FINAL_PLAN):
+        what = "planen får en endelig status, og ingen kan endre den etterpå"
+        back = f"/ui/plans/{plan_id}"
+        return await _confirm(request, principal, session, plan_id, form, what, back)
     body = parse_sent(PlanUpdate, {"status": one(form, "status")})  # a status, never none
     await plans.update_plan(session, principal, plan_id, form_version(form), body)
     return _back(plan_id, "plan_status")
@@ -132,8 +166,17 @@ async def create_goal(
 
 @router.post(f"{PLAN}/goals/{{goal_id}}/status", operation_id="ui_update_goal")
 async def update_goal_status(
-    plan_id: uuid.UUID, goal_id: uuid.UUID, principal: SignedIn, session: Session, form: Posted
+    request: Request,
+    plan_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    principal: SignedIn,
+    session: Session,
+    form: Posted,
 ) -> Response:
+    if needs_confirming(form, FINAL_GOAL):
+        what = "målet avsluttes, og statusen kan ikke endres etterpå"
+        back = f"/ui/plans/{plan_id}#goal-{goal_id}"
+        return await _confirm(request, principal, session, plan_id, form, what, back)
     body = parse(GoalUpdate, filled(form, "status"))
     await goals.update_goal(session, principal, plan_id, goal_id, form_version(form), body)
     return _back(plan_id, "status")
@@ -160,12 +203,17 @@ async def create_activity(
 
 @router.post(f"{PLAN}/activities/{{activity_id}}", operation_id="ui_update_activity")
 async def update_activity(
+    request: Request,
     plan_id: uuid.UUID,
     activity_id: uuid.UUID,
     principal: SignedIn,
     session: Session,
     form: Posted,
 ) -> Response:
+    if needs_confirming(form, FINAL_ACTIVITY):
+        what = "aktiviteten avsluttes, og statusen kan ikke endres etterpå"
+        back = f"/ui/plans/{plan_id}#activity-{activity_id}"
+        return await _confirm(request, principal, session, plan_id, form, what, back)
     changes = ("status", "title", "responsible_person", "start", "end")
     body = parse_changes(ActivityUpdate, form, changes)
     version = form_version(form)

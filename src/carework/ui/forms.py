@@ -10,6 +10,8 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from carework.errors import RuleViolation
+from carework.labels import OSLO
+from carework.ui.refill import FormRefused, what_to_do
 from carework.versions import Versions, version_of
 
 Form = dict[str, list[str]]
@@ -18,7 +20,9 @@ M = TypeVar("M", bound=BaseModel)
 
 async def read_form(request: Request) -> Form:
     body = (await request.body()).decode("utf-8", errors="replace")
-    return parse_qs(body, keep_blank_values=True)
+    form = parse_qs(body, keep_blank_values=True)
+    request.state.form = form  # a refused form is shown again with what was typed
+    return form
 
 
 def one(form: Form, name: str) -> str | None:
@@ -47,8 +51,12 @@ def parse_sent(model: type[M], data: dict[str, Any]) -> M:
     """Like ``parse``, but None is sent as None (the service sees which fields were set)."""
     try:
         return model.model_validate(data)
-    except ValidationError:
-        raise RuleViolation("The form has invalid fields.") from None
+    except ValidationError as refused:
+        fields: dict[str, str] = {}
+        for error in refused.errors(include_input=False):
+            name, text = what_to_do(error)
+            fields.setdefault(name, text)
+        raise FormRefused("The form has invalid fields.", fields) from None
 
 
 def form_version(form: Form) -> Versions:
@@ -63,12 +71,13 @@ def form_version(form: Form) -> Versions:
 
 
 def form_end_of_day(form: Form, name: str) -> datetime | None:
-    """A date field read as "up to and including that day", in the server's time zone."""
+    """A date field read as "up to and including that day" in Norway (Europe/Oslo), whatever
+    the server's zone."""
     value = one(form, name)
     if value is None:
         return None
     try:
-        return datetime.combine(date.fromisoformat(value), time(23, 59, 59)).astimezone()
+        return datetime.combine(date.fromisoformat(value), time(23, 59, 59), tzinfo=OSLO)
     except (ValueError, OverflowError, OSError):  # not a date, or none this clock can place
         raise RuleViolation(f"{name} is not a date.") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -12,12 +13,14 @@ from fastapi.templating import Jinja2Templates
 
 from carework import labels
 from carework.auth.principal import Principal
+from carework.ui.refill import NOTHING, Refill
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["label"] = labels.label
 templates.env.filters["action"] = labels.action
 templates.env.filters["nodate"] = labels.nodate
+templates.env.filters["event"] = labels.event
 
 #: What a refused form post says, by the error's slug (only known slugs are shown).
 ERRORS: dict[str, str] = {
@@ -34,6 +37,8 @@ ERRORS: dict[str, str] = {
     "forbidden": "Du har ikke tilgang til å gjøre dette.",
     "not-found": "Fant ikke det du lette etter, eller du har ikke tilgang til det.",
     "unauthorized": "Innloggingen ble ikke godtatt. Prøv igjen.",
+    "expired": "Økten er utløpt — logg inn igjen.",
+    "signed-out": "Du er logget ut. Logg inn igjen for å fortsette.",
 }
 #: The page shown while the database cannot serve (503).
 UNAVAILABLE = "Tjenesten er midlertidig utilgjengelig. Vent litt og prøv igjen."
@@ -64,17 +69,21 @@ def page(request: Request, name: str, principal: Principal | None, **context: An
         message = {"kind": "error", "text": ERRORS[query["feil"]]}
     elif query.get("ok") in SAVED:
         message = {"kind": "ok", "text": SAVED[query["ok"]]}
+    refill: Refill = getattr(request.state, "refill", NOTHING)
     return templates.TemplateResponse(
-        request, name, {"principal": principal, "message": message, **context}
+        request, name, {"principal": principal, "message": message, "refill": refill, **context}
     )
 
 
-def error_page(request: Request, status: int, message: str) -> Response:
+def error_page(
+    request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
     return templates.TemplateResponse(
         request,
         "error.html",
         {"principal": getattr(request.state, "principal", None), "text": message},
         status_code=status,
+        headers=headers,
     )
 
 

@@ -30,6 +30,8 @@ def plan_context(principal: Principal, plan: PlanRead) -> dict[str, Any]:
     open_plan = PlanStatus(plan.status) in OPEN_PLAN_STATUSES
     return {
         "plan": plan,
+        #: A completed or closed plan is read-only on the pages: no forms at all.
+        "open_plan": open_plan,
         "domains": [d.value for d in GoalDomain],
         "goals_by_domain": goals_by_domain,
         "hidden": {d.value: not seen.sees_goal(d) for d in GoalDomain},

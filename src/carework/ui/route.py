@@ -13,27 +13,41 @@ API. Like the API's audience routers, each router checks the role for all of its
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.routing import Match
 
 from carework.access.roles import ensure_role
 from carework.auth.principal import Principal
 from carework.errors import (
     CareworkError,
+    Conflict,
     Forbidden,
     MissingCredentials,
+    PreconditionFailed,
+    RuleViolation,
     Unauthorized,
     Unavailable,
 )
 from carework.http.principal import verify_once
 from carework.http.route import Handler, UnitOfWorkRoute
+from carework.ui import signout
 from carework.ui.forms import Form, read_form
 from carework.ui.pages import ERRORS, UNAVAILABLE, error_page, redirect
+from carework.ui.refill import FormRefused, Refill
 from carework.vocab import Role
 
 COOKIE = "carework_ui"
 SESSION_SECONDS = 8 * 3600
+
+
+#: Refusals the person can fix on the form itself: shown on its page again, typed values kept.
+FIXABLE = (RuleViolation, PreconditionFailed, Conflict)
+
+
+class SignedOut(Unauthorized):
+    """A cookie from a page session that was signed out."""
 
 
 class CrossSiteRefused(Forbidden):
@@ -57,16 +71,55 @@ class UiRoute(UnitOfWorkRoute):
                 return response
             except CrossSiteRefused:
                 return error_page(request, 403, "Skjemaet kom ikke fra denne nettsiden.")
-            except Unauthorized:
-                if request.method == "POST":
-                    return redirect("/ui/login", feil="unauthorized")
-                return redirect("/ui/login")
+            except Unauthorized as exc:
+                return redirect("/ui/login", **_why_signed_out(request, exc))
             except CareworkError as exc:
                 if request.method == "POST":
-                    return redirect(_page_of(request), feil=exc.slug)
+                    again = await _form_again(request, exc) if isinstance(exc, FIXABLE) else None
+                    return again or redirect(_page_of(request), feil=exc.slug)
                 return error_page(request, exc.status, ERRORS.get(exc.slug, "Noe gikk galt."))
 
         return run
+
+
+async def _form_again(request: Request, refused: CareworkError) -> Response | None:
+    """The form's page again, rendered as its own GET (its own unit of work and audit event,
+    the refused post's already rolled back), with what was typed and the fields to fix; the
+    status is the refusal's. None where the form has no page to come back to."""
+    path = _page_of(request)
+    if path == "/ui/login":
+        return None
+    form: Form = getattr(request.state, "form", None) or {}
+    errors = refused.fields if isinstance(refused, FormRefused) else {}
+    state = {k: v for k, v in request.scope.get("state", {}).items() if k != "session"}
+    state["refill"] = Refill.of(request.url.path, form, errors)
+    scope = {
+        **request.scope, "method": "GET", "path": path, "raw_path": path.encode(),
+        "query_string": urlencode({"feil": refused.slug}).encode(), "state": state,
+    }  # fmt: skip
+    routes = [*public_router.routes, *care_router.routes, *patient_router.routes]
+    for route in routes:
+        if isinstance(route, UiRoute) and route.methods and "GET" in route.methods:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                scope.update(child)
+                response = await route.get_route_handler()(Request(scope, request.receive))
+                if response.status_code == 200:
+                    response.status_code = refused.status
+                return response
+    return None
+
+
+def _why_signed_out(request: Request, exc: Unauthorized) -> dict[str, str]:
+    """What the sign-in page says: a refused sign-in, a session that ended, or nothing (never
+    signed in). An expired session must not read like a wrong password."""
+    if request.url.path == "/ui/login":
+        return {"feil": "unauthorized"}
+    if isinstance(exc, SignedOut):
+        return {"feil": "signed-out"}
+    if isinstance(exc, MissingCredentials):
+        return {"feil": "unauthorized"} if request.method == "POST" else {}
+    return {"feil": "expired"}
 
 
 def _page_of(request: Request) -> str:
@@ -85,6 +138,8 @@ async def signed_in(request: Request) -> Principal:
     if not token:
         raise MissingCredentials("Not signed in.")
     principal = await verify_once(request.scope, token)
+    if await signout.is_signed_out(request.state.session, token):
+        raise SignedOut("This page session was signed out.")
     request.state.principal = principal  # the audit event names who it was
     return principal
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 
@@ -9,6 +11,8 @@ from carework import demo
 from carework.auth.dev_keys import mint_dev_token
 from carework.auth.tokens import TokenVerifier
 from carework.config import Settings
+from carework.http.params import Session
+from carework.ui import signout
 from carework.ui.forms import one
 from carework.ui.pages import page, redirect
 from carework.ui.route import COOKIE, SESSION_SECONDS, Posted, SignedIn, public_router
@@ -52,7 +56,11 @@ async def login(request: Request, form: Posted) -> Response:
 
 
 @router.post("/logout", operation_id="ui_logout")
-async def logout() -> Response:
+async def logout(request: Request, session: Session) -> Response:
+    """Ends the session on the server too: the old cookie is refused from now on."""
+    token = request.cookies.get(COOKIE)
+    if token:
+        await signout.sign_out(session, token, fallback=timedelta(seconds=SESSION_SECONDS))
     response = redirect("/ui/login")
     response.delete_cookie(COOKIE, path="/ui", httponly=True, samesite="strict")
     return response

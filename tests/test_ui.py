@@ -14,10 +14,11 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from markupsafe import escape
 
+from carework import labels
 from carework.app import housekeeping_jobs
 from carework.config import Settings
 from carework.http.audit import action_of
-from carework.ui import care, labels, signout
+from carework.ui import care, signout
 from carework.ui.forms import form_end_of_day
 from carework.ui.pages import ERRORS
 from carework.vocab import EventType
